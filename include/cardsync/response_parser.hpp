@@ -1,0 +1,64 @@
+#pragma once
+// Classifying an API answer: a SetContactCard object, the error envelope, or a body that is not
+// what the API documents (empty, truncated, not JSON such as a proxy's HTML page, oversized).
+// Parsed with simdjson On Demand; never throws, never crashes on any input.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cardsync {
+
+/// Largest response body parsed; a larger one is classified `too_large`.
+inline constexpr std::size_t max_response_body = 1 << 20;
+
+/// A card as the API returns it (SetContactCard / ContactCard).
+struct CardState {
+    std::string phone_number;
+    std::string first_name;
+    std::optional<std::string> last_name;
+    std::optional<std::string> image_url;
+    bool is_active = false;
+};
+
+enum class BodyKind {
+    card,            ///< a SetContactCard object with the required fields
+    error_envelope,  ///< {"success":false,"error":{"status","code","message"},...}
+    empty,           ///< no body at all
+    not_json,        ///< not JSON (e.g. an HTML error page), or truncated JSON
+    unexpected,      ///< JSON, but neither shape above (missing/wrong-typed required fields)
+    too_large,       ///< over max_response_body
+};
+
+std::string_view to_string(BodyKind kind) noexcept;
+
+/// What a response body said.
+struct ApiResponse {
+    BodyKind kind = BodyKind::empty;
+    CardState card;                           ///< when kind == card
+    int error_status = 0;                     ///< error.status, when kind == error_envelope
+    int error_code = 0;                       ///< error.code (e.g. 1002, 4004)
+    std::string error_message;                ///< error.message, or what was wrong with the body
+    std::optional<double> retry_after_s;      ///< error.retry_after, when present
+    std::string trace_id;                     ///< when present
+};
+
+/// One parser per connection, reused (simdjson's parser keeps its buffers).
+class ResponseParser {
+public:
+    ResponseParser();
+    ~ResponseParser();
+    ResponseParser(ResponseParser&&) noexcept;
+    ResponseParser& operator=(ResponseParser&&) noexcept;
+
+    /// Parses `body`. It may append simdjson padding to the string's capacity (contents unchanged).
+    ApiResponse parse(std::string& body);
+
+private:
+    struct Impl;  // keeps simdjson out of this header
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cardsync

@@ -1,0 +1,53 @@
+#pragma once
+// The single owner of the results file: encodes records as NDJSON or CSV into one buffer and
+// writes it in batches (never a syscall per row).
+
+#include "cardsync/result_record.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace cardsync {
+
+enum class ResultsFormat { ndjson, csv };
+
+/// The format for a results path by extension (.csv -> csv, .ndjson/.jsonl -> ndjson);
+/// "-" or empty (stdout) -> ndjson. Throws std::invalid_argument for another extension.
+ResultsFormat results_format_from_path(std::string_view path);
+
+/// Appends one record in the given format (no header), with its trailing newline.
+void append_record(std::string& out, const ResultRecord& record, ResultsFormat format);
+/// The CSV header line (with newline).
+std::string_view csv_header() noexcept;
+
+class ResultsWriter {
+public:
+    /// Writes to `path` ("-" or empty: stdout). `append` keeps existing content (resume) and writes the
+    /// CSV header only into an empty file. Throws std::runtime_error naming the path when it cannot open.
+    ResultsWriter(const std::string& path, ResultsFormat format, bool append = false);
+    /// Writes to an already open descriptor it does not own (tests).
+    ResultsWriter(int fd, ResultsFormat format);
+    ~ResultsWriter();  // flushes
+    ResultsWriter(const ResultsWriter&) = delete;
+    ResultsWriter& operator=(const ResultsWriter&) = delete;
+
+    /// Buffers one record; writes the buffer out when it passes flush_threshold.
+    void write(const ResultRecord& record);
+    /// Writes out everything buffered (the engine calls this at least every few tens of ms).
+    void flush();
+    std::uint64_t records_written() const noexcept { return count_; }
+
+    static constexpr std::size_t flush_threshold = 64 * 1024;
+
+private:
+    int fd_ = -1;
+    bool owns_fd_ = false;
+    ResultsFormat format_;
+    std::string buffer_;
+    std::uint64_t count_ = 0;
+    std::string path_;
+};
+
+}  // namespace cardsync
