@@ -4,21 +4,23 @@
 //
 // Schedule (max_attempts total attempts; 3 by default, 1 = never retry):
 //   2xx                                   -> success
-//   transport failure (any status)        -> retry, transient backoff (0.5 s base, 8 s cap)
+//   transport failure (any status, or 0)  -> retry, transient backoff
 //   401                                   -> abort the run (the key is wrong; every row would fail)
 //   408, 500 (3006, 2022, ...), 502, 504,
-//   other 5xx except 501/505              -> retry, transient backoff
+//   other 5xx except 501/505              -> retry, transient backoff (0.5 s base, 8 s cap)
 //   429 (1007: the number's 3 calls per 10 min), 503 (4004: upstream write limit, or any 503)
-//                                         -> retry, throttled: the server's wait, taken from
-//                                            retry-after-ms > Retry-After > error.retry_after
-//                                            (a zero or absent hint: throttle backoff 5 s base,
-//                                            120 s cap); throttled = true (slow the run down);
+//                                         -> retry, throttle backoff (5 s base, 120 s cap);
+//                                            throttled = true (slow the whole run down);
 //                                            429 also sets per_number (the wait is that number's)
 //   3xx                                   -> permanent (redirects are not followed; Location told)
 //   400, 403, 404, 409, 422, other 4xx,
-//   1xx, 501, 505, unknown                -> permanent
-// A retryable answer on the last allowed attempt, a wait longer than max_wait, or
-// `x-should-retry: false` gives `failed` with the last reason ("...; gave up after 3 attempts").
+//   1xx, 501, 505, other statuses         -> permanent
+// Any retryable answer that carries a positive server wait retries after exactly that wait,
+// taken from retry-after-ms > Retry-After > error.retry_after (a zero hint is ignored); only
+// without one is the backoff drawn: uniform x min(cap, base x 2^(attempt-1)).
+// A retryable answer on the last allowed attempt, `x-should-retry: false`, or a wait longer than
+// max_wait gives `failed` with the last reason ("HTTP 503 (4004): upstream write rate-limited;
+// gave up after 3 attempts").
 
 #include "cardsync/backoff.hpp"
 #include "cardsync/clock.hpp"
@@ -84,7 +86,7 @@ struct RetryPolicy {
     Duration max_wait = Duration::max();          ///< a longer wait (usually a server hint) -> failed
 
     /// Classifies the answer to attempt number `attempt` (1-based, counting this one).
-    /// `random` is called only when a backoff delay is drawn.
+    /// `random` is called only when a backoff delay is drawn (an empty one gives the ceiling).
     Decision classify(const AttemptResult& result, int attempt, const Random& random) const;
 };
 

@@ -55,7 +55,8 @@ private:
 /// second without a throttling answer the rate grows by `recovery` (default: 5 % of the ceiling)
 /// up to the ceiling: the configured rate, or, when the run is unlimited, the highest measured
 /// rate at which it was throttled; reaching that ceiling makes an unlimited run unlimited again.
-/// The rate never drops below `floor`.
+/// The rate never drops below `floor`. An unlimited run throttled with no measured rate drops to
+/// `floor` and climbs by `floor` per clean second (pass `measured`).
 class AdaptiveRate {
 public:
     struct Options {
