@@ -1,0 +1,115 @@
+#pragma once
+// The engine of `cardsync apply`: rows in, one PATCH per number (coalesced), answers classified,
+// retries scheduled, one result record per row out.
+//
+//   reader -> validate -> resume skip -> number lanes (order + coalescing) -> ready queue
+//     -> per-number budget -> token bucket (whole pool) -> connection pool -> retry policy
+//     -> { record | waiting queue (due time) -> ready queue }
+//
+// One thread, one io_context. Rows are pulled from the reader only as the pool takes work (at most
+// `max_admitted` rows read and unfinished), so memory stays flat whatever the input size. A row
+// waiting for a retry or for its number's budget sits in a queue ordered by due time; it never
+// holds a connection or delays another number.
+//
+// Resending: a request that a REUSED connection lost before any byte of its answer arrived (the
+// server closed an idle keep-alive connection as we wrote) is sent again once without counting an
+// attempt; so is any request queued behind an answer that said Connection: close (the server never
+// processed it). Every other lost request counts as a failed attempt (transport failure) and goes
+// through the retry policy. PATCH is idempotent, so a resend is safe.
+
+#include "cardsync/api_endpoint.hpp"
+#include "cardsync/clock.hpp"
+#include "cardsync/connection_pool.hpp"
+#include "cardsync/latency_histogram.hpp"
+#include "cardsync/number_budget.hpp"
+#include "cardsync/result_record.hpp"
+#include "cardsync/retry_policy.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace cardsync {
+
+class RowReader;
+class ResultsWriter;
+class StopSignal;
+
+/// Everything a run is told (the CLI fills it from `cardsync apply` options).
+struct ApplyOptions {
+    std::string base_url = std::string(default_base_url);  ///< the API prefix (…/api/partner)
+    std::string api_key;                  ///< bearer token; sent only in the Authorization header, never printed
+    int connections = 16;                 ///< keep-alive connections at most
+    int pipeline = 1;                     ///< requests in flight per connection (1 = no pipelining)
+    double rate = 20;                     ///< requests/s across the pool, retries included; 0 = no limit.
+                                          ///< Conservative by default: the API publishes no account-wide limit.
+    double burst = 0;                     ///< token bucket size; 0 = max(1, rate / 10) (100 ms of tokens)
+    int max_attempts = 3;                 ///< attempts per row (per coalesced request), first one included
+    Duration attempt_timeout = std::chrono::seconds(30);  ///< request written -> answer complete
+    Duration connect_timeout = std::chrono::seconds(10);  ///< TCP connect, and TLS handshake
+    Duration max_retry_wait = std::chrono::minutes(15);   ///< a longer wait (server hint) fails the row instead
+    std::string cacert;                   ///< PEM file of trusted CAs instead of the system store
+    bool insecure = false;                ///< no TLS verification (a loud warning is printed)
+    bool allow_insecure_http = false;     ///< allow http:// to a non-loopback host
+    BudgetSpec budget;                    ///< per-number call budget the client paces itself to (3/10m)
+    /// Resume: input line -> number already recorded `updated`; such a row (same line, same
+    /// number) is recorded `skipped` and not sent.
+    std::unordered_map<std::uint64_t, std::string> already_updated;
+    Duration grace = std::chrono::seconds(5);  ///< after SIGINT/SIGTERM: time left to in-flight requests
+    bool handle_signals = true;           ///< catch SIGINT/SIGTERM during the run (the CLI); tests use StopSignal
+    bool peek_unread_line = true;         ///< on an early stop, read one more row to name the first line not
+                                          ///< reached (off for stdin, where that read could block)
+    std::size_t max_admitted = 50'000;    ///< rows read and not yet recorded, at most (memory bound)
+    Duration flush_interval = std::chrono::milliseconds(50);  ///< results written out at least this often
+    int flood_min_answers = 50;           ///< the early stop on one permanent error looks after this many answers
+    double flood_share = 0.95;            ///< ... and stops when one permanent error is more than this share
+    std::uint64_t seed = 0;               ///< jitter seed; 0 = from std::random_device
+    std::function<void(std::string_view)> log;   ///< verbose lines (retries, connections); null = none
+    std::function<void(std::string_view)> warn;  ///< warnings; null = stderr
+};
+
+/// What a run did.
+struct ApplyReport {
+    std::array<std::uint64_t, 6> outcomes{};     ///< records per Outcome, indexed by the enum's value
+    std::map<int, std::uint64_t> statuses;       ///< HTTP answers per status, every attempt counted
+    std::array<std::uint64_t, 8> transport_errors{};  ///< failed attempts per TransportError
+    std::uint64_t rows_read = 0;                 ///< rows pulled from the reader
+    std::uint64_t requests = 0;                  ///< requests sent (attempts and free resends)
+    std::uint64_t retries = 0;                   ///< attempts scheduled after a retryable answer
+    std::uint64_t resends = 0;                   ///< free resends (lost on a reused connection, or after Connection: close)
+    std::uint64_t coalesced = 0;                 ///< rows merged into another row's request
+    std::uint64_t throttled = 0;                 ///< 429/503 answers that slowed the run
+    bool aborted = false;                        ///< the run stopped itself (401, TLS rejected, a flood of one error)
+    std::string abort_reason;                    ///< why, for a person
+    bool interrupted = false;                    ///< SIGINT/SIGTERM or StopSignal
+    bool input_exhausted = false;                ///< every input row was read
+    std::uint64_t last_line_read = 0;            ///< line of the last row read (0: none)
+    std::optional<std::uint64_t> first_line_not_reached;  ///< the next row's line after an early stop, if known
+    double elapsed_s = 0;
+    double final_rate = 0;                       ///< the limiter's rate at the end (0 = unlimited)
+    LatencyHistogram latency;                    ///< per answered attempt: sent -> answer
+    LatencyHistogram intended_latency;           ///< per answered attempt: due to be sent -> answer (includes pacing)
+    PoolStats pool;
+
+    std::uint64_t count(Outcome o) const noexcept { return outcomes[static_cast<std::size_t>(o)]; }
+    std::uint64_t records() const noexcept;
+    /// 130 interrupted, 3 aborted, 0 when every row is updated or skipped, 1 otherwise (cli.hpp).
+    int exit_status() const noexcept;
+    /// A few lines for stderr: outcomes, statuses, retries, rate, latency, and what to do next.
+    std::string summary() const;
+};
+
+/// Runs the job: reads every row from `reader`, writes one record per row read to `results`
+/// (flushed every flush_interval and at the end), and returns the report. A stop requested
+/// through `stop` (or SIGINT/SIGTERM when handle_signals) ends it early: rows not read are not
+/// recorded. Throws std::invalid_argument for bad options (base URL, empty key), std::runtime_error
+/// for a TLS set-up problem, InputError when the input fails mid-way.
+ApplyReport run_apply(const ApplyOptions& options, RowReader& reader, ResultsWriter& results, StopSignal& stop);
+
+}  // namespace cardsync

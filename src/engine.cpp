@@ -1,0 +1,686 @@
+#include "cardsync/engine.hpp"
+
+#include "cardsync/cli.hpp"
+#include "cardsync/number_lanes.hpp"
+#include "cardsync/request_codec.hpp"
+#include "cardsync/response_parser.hpp"
+#include "cardsync/results_writer.hpp"
+#include "cardsync/retry_after.hpp"
+#include "cardsync/row_reader.hpp"
+#include "cardsync/stop_signal.hpp"
+#include "cardsync/token_bucket.hpp"
+#include "cardsync/validate.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/core.h>
+
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <queue>
+#include <stdexcept>
+#include <variant>
+#include <vector>
+
+namespace cardsync {
+
+namespace {
+
+namespace net = boost::asio;
+using timer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, net::io_context::executor_type>;
+constexpr auto token = net::as_tuple(net::use_awaitable);
+
+// One request for one number (a row, or rows coalesced by the lanes), across its attempts.
+struct Job {
+    std::uint64_t id = 0;
+    LaneWork work;
+    std::string request;         // encoded once, sent as is on every attempt
+    int attempts = 0;            // attempts counted against max_attempts
+    bool free_next = false;      // the next send is a free resend
+    bool transparent_used = false;
+    bool in_flight = false;
+    TimePoint due{};             // when the current attempt was due: intended start (wrk2)
+    int last_status = 0;
+    int last_code = 0;
+    std::string last_reason;
+    double last_latency_ms = 0;
+};
+
+// Sends in the last second, in 100 ms slots: the measured rate AdaptiveRate starts from.
+class SendMeter {
+public:
+    void add(TimePoint now) {
+        advance(now);
+        ++slots_[index_];
+    }
+    double per_second(TimePoint now) {
+        advance(now);
+        std::uint64_t total = 0;
+        for (auto n : slots_) total += n;
+        return static_cast<double>(total);
+    }
+
+private:
+    void advance(TimePoint now) {
+        const auto slot = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() / 100;
+        if (slot == current_) return;
+        const auto steps = std::min<long long>(slot - current_, 10);
+        for (long long i = 0; i < steps; ++i) {
+            index_ = (index_ + 1) % slots_.size();
+            slots_[index_] = 0;
+        }
+        current_ = slot;
+    }
+    std::array<std::uint64_t, 10> slots_{};
+    std::size_t index_ = 0;
+    long long current_ = 0;
+};
+
+std::string seconds_text(Duration d) { return fmt::format("{:.3g} s", to_seconds(d)); }
+
+std::string lines_text(const std::vector<std::uint64_t>& lines, std::uint64_t except) {
+    std::string out;
+    std::size_t shown = 0;
+    for (auto l : lines) {
+        if (l == except) continue;
+        if (shown == 5) {
+            out += fmt::format(" and {} more", lines.size() - 1 - shown);
+            break;
+        }
+        out += shown ? ", " : "";
+        out += std::to_string(l);
+        ++shown;
+    }
+    return out;
+}
+
+class Engine {
+public:
+    Engine(const ApplyOptions& opt, RowReader& reader, ResultsWriter& results, StopSignal& stop)
+        : opt_(opt),
+          reader_(reader),
+          results_(results),
+          stop_(stop),
+          endpoint_(parse_api_endpoint(opt.base_url, opt.allow_insecure_http)),
+          random_(opt.seed ? seeded_random(opt.seed) : system_random()),
+          start_(Clock::now()),
+          bucket_(opt.rate, opt.burst > 0 ? opt.burst : std::max(1.0, opt.rate / 10), start_),
+          adaptive_(opt.rate),
+          budget_(opt.budget),
+          dispatch_wake_(io_.get_executor()),
+          retry_wake_(io_.get_executor()),
+          flush_timer_(io_.get_executor()),
+          grace_timer_(io_.get_executor()),
+          signals_(io_) {
+        if (opt.api_key.empty()) throw std::invalid_argument("no API key: set LINQ_API_V3_API_KEY or pass --api-key-file");
+        tmpl_.host = endpoint_.host_header;
+        tmpl_.base_path = endpoint_.base_path;
+        tmpl_.api_key = opt.api_key;
+        policy_.max_attempts = std::max(1, opt.max_attempts);
+        policy_.max_wait = opt.max_retry_wait;
+        target_active_ = static_cast<std::size_t>(std::max(1, opt.connections) * std::max(1, opt.pipeline)) * 2 + 16;
+        if (endpoint_.tls && opt.insecure)
+            warn("WARNING: --insecure: the server's TLS certificate is NOT verified. Anyone on the network path "
+                 "can read the API key and the data. Use --cacert FILE for a private CA instead.");
+        PoolOptions po;
+        po.endpoint = endpoint_;
+        po.connections = opt.connections;
+        po.pipeline = opt.pipeline;
+        po.attempt_timeout = opt.attempt_timeout;
+        po.connect_timeout = opt.connect_timeout;
+        po.cacert = opt.cacert;
+        po.insecure = opt.insecure;
+        po.log = opt.log;
+        pool_.emplace(io_, std::move(po), [this](Exchange&& ex) { on_exchange(std::move(ex)); });
+    }
+
+    ApplyReport run() {
+        stop_.set_listener([this] { net::post(io_, [this] { on_stop_request(); }); });
+        if (opt_.handle_signals) {
+            signals_.add(SIGINT);
+            signals_.add(SIGTERM);
+            net::co_spawn(io_, signal_loop(this), rethrow);
+        }
+        net::co_spawn(io_, dispatch_loop(this), rethrow);
+        net::co_spawn(io_, retry_loop(this), rethrow);
+        net::co_spawn(io_, flush_loop(this), rethrow);
+        net::post(io_, [this] { admit_more(); });
+        try {
+            io_.run();
+        } catch (...) {
+            stop_.set_listener(nullptr);
+            throw;
+        }
+        stop_.set_listener(nullptr);
+        results_.flush();
+        report_.elapsed_s = to_seconds(Clock::now() - start_);
+        report_.final_rate = bucket_.rate();
+        report_.pool = pool_->stats();
+        return std::move(report_);
+    }
+
+private:
+    static void rethrow(std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    }
+
+    void log(const std::string& line) const {
+        if (opt_.log) opt_.log(line);
+    }
+    void warn(const std::string& line) const {
+        if (opt_.warn) opt_.warn(line);
+        else std::fprintf(stderr, "cardsync: %s\n", line.c_str());
+    }
+
+    // --- coroutines -------------------------------------------------------------------------
+
+    static net::awaitable<void> wait_on(timer& t, TimePoint until) {
+        t.expires_at(until);
+        auto [ec] = co_await t.async_wait(token);
+        (void)ec;  // cancelled = notified
+    }
+
+    // Hands ready jobs to the pool: per-number budget, then a token from the shared bucket.
+    static net::awaitable<void> dispatch_loop(Engine* e) {
+        while (!e->finished_ && !e->no_new_sends_) {
+            if (e->ready_.empty() || !e->pool_->has_capacity()) {
+                co_await wait_on(e->dispatch_wake_, TimePoint::max());
+                continue;
+            }
+            const std::uint64_t id = e->ready_.front();
+            auto it = e->jobs_.find(id);
+            if (it == e->jobs_.end()) {
+                e->ready_.pop_front();
+                continue;
+            }
+            Job& job = it->second;
+            TimePoint now = Clock::now();
+            const TimePoint allowed = e->budget_.when_allowed(job.work.number, now);
+            if (allowed > now) {  // the number's budget is spent: wait aside, let others go
+                e->ready_.pop_front();
+                e->schedule(job, allowed);
+                continue;
+            }
+            e->bucket_.set_rate(e->adaptive_.rate(now), now);
+            if (!e->bucket_.try_take(now)) {
+                co_await wait_on(e->dispatch_wake_, now + e->bucket_.time_until(now));
+                continue;
+            }
+            e->ready_.pop_front();
+            e->send(job, now);
+            e->admit_more();
+        }
+    }
+
+    // Moves jobs whose due time has come from the waiting queue to the ready queue.
+    static net::awaitable<void> retry_loop(Engine* e) {
+        while (!e->finished_) {
+            if (e->waiting_.empty()) {
+                co_await wait_on(e->retry_wake_, TimePoint::max());
+                continue;
+            }
+            const TimePoint due = e->waiting_.top().first;
+            if (due > Clock::now()) {
+                co_await wait_on(e->retry_wake_, due);
+                continue;
+            }
+            const std::uint64_t id = e->waiting_.top().second;
+            e->waiting_.pop();
+            auto it = e->jobs_.find(id);
+            if (it == e->jobs_.end() || e->no_new_sends_) continue;
+            it->second.due = due;
+            e->ready_.push_back(id);
+            e->dispatch_wake_.cancel();
+        }
+    }
+
+    static net::awaitable<void> flush_loop(Engine* e) {
+        std::uint64_t flushed = 0;
+        while (!e->finished_) {
+            co_await wait_on(e->flush_timer_, Clock::now() + e->opt_.flush_interval);
+            if (e->results_.records_written() != flushed) {
+                e->results_.flush();
+                flushed = e->results_.records_written();
+            }
+        }
+    }
+
+    static net::awaitable<void> signal_loop(Engine* e) {
+        while (!e->finished_) {
+            auto [ec, signo] = co_await e->signals_.async_wait(token);
+            if (ec) break;
+            e->log(fmt::format("signal {} received", signo));
+            e->on_stop_request();
+        }
+    }
+
+    static net::awaitable<void> grace_loop(Engine* e) {
+        co_await wait_on(e->grace_timer_, Clock::now() + e->opt_.grace);
+        if (!e->finished_) e->cut_in_flight("interrupted before an answer");
+    }
+
+    // --- admission ----------------------------------------------------------------------------
+
+    // Reads rows while the pool could use more work and the memory bound allows.
+    void admit_more() {
+        if (reading_stopped_ || finished_) return;
+        InputRow row;
+        while (ready_.size() + pool_->in_flight() < target_active_ && lanes_.rows() < opt_.max_admitted) {
+            if (!reader_.next(row)) {
+                reading_stopped_ = true;
+                report_.input_exhausted = true;
+                break;
+            }
+            ++report_.rows_read;
+            report_.last_line_read = row.line;
+            admit(row);
+        }
+        maybe_finish();
+    }
+
+    void admit(const InputRow& row) {
+        auto checked = validate(row);
+        if (auto* bad = std::get_if<InvalidRow>(&checked)) {
+            ResultRecord rec;
+            rec.line = row.line;
+            rec.phone_number = row.phone_number;
+            rec.outcome = Outcome::invalid;
+            rec.message = std::move(bad->message);
+            write(rec);
+            return;
+        }
+        auto& update = std::get<ContactUpdate>(checked);
+        if (auto done = opt_.already_updated.find(update.line);
+            done != opt_.already_updated.end() && done->second == update.phone_number) {
+            ResultRecord rec;
+            rec.line = update.line;
+            rec.phone_number = std::move(update.phone_number);
+            rec.outcome = Outcome::skipped;
+            rec.message = "already updated (resume)";
+            write(rec);
+            return;
+        }
+        if (auto work = lanes_.admit(std::move(update))) start(std::move(*work));
+        else ++report_.coalesced;
+    }
+
+    void start(LaneWork work) {
+        Job job;
+        job.id = next_id_++;
+        ContactUpdate u{work.lines.front(), work.number, work.fields};
+        append_patch_request(job.request, tmpl_, u);
+        job.work = std::move(work);
+        job.due = Clock::now();
+        const std::uint64_t id = job.id;
+        jobs_.emplace(id, std::move(job));
+        if (no_new_sends_) {
+            finish(jobs_.at(id), Outcome::failed, drain_message_);
+            return;
+        }
+        ready_.push_back(id);
+        dispatch_wake_.cancel();
+    }
+
+    // --- sending and answers --------------------------------------------------------------------
+
+    void send(Job& job, TimePoint now) {
+        budget_.record_call(job.work.number, now);
+        if (job.free_next) job.free_next = false;
+        else ++job.attempts;
+        job.in_flight = true;
+        ++report_.requests;
+        meter_.add(now);
+        pool_->submit(job.id, job.request);
+    }
+
+    // Puts a job aside until `due` (a retry, or its number's budget).
+    void schedule(Job& job, TimePoint due) {
+        const bool earliest = waiting_.empty() || due < waiting_.top().first;
+        waiting_.emplace(due, job.id);
+        if (earliest) retry_wake_.cancel();
+    }
+
+    void on_exchange(Exchange&& ex) {
+        auto it = jobs_.find(ex.id);
+        if (it == jobs_.end()) return;  // already recorded (cut off by a stop)
+        Job& job = it->second;
+        job.in_flight = false;
+        const TimePoint now = Clock::now();
+        if (ex.status != 0) {
+            ++report_.statuses[ex.status];
+            report_.latency.record(ex.latency);
+            report_.intended_latency.record(now - job.due);
+        }
+        if (ex.error != TransportError::none) ++report_.transport_errors[static_cast<std::size_t>(ex.error)];
+
+        // Lost without being processed: send again without counting an attempt.
+        const bool free_resend = ex.status == 0 && !ex.certificate_rejected &&
+                                 (ex.unprocessed || (ex.reused && !ex.answer_started && !job.transparent_used));
+        if (free_resend && !no_new_sends_) {
+            if (!ex.unprocessed) job.transparent_used = true;
+            job.free_next = true;
+            ++report_.resends;
+            log(fmt::format("line {} {}: resent ({})", job.work.lines.front(), job.work.number, ex.error_detail));
+            ready_.push_front(job.id);
+            dispatch_wake_.cancel();
+            return;
+        }
+
+        AttemptResult r;
+        r.http_status = ex.status;
+        r.transport = ex.error;
+        r.transport_detail = ex.error_detail;
+        if (ex.status != 0) {
+            const ApiResponse& api = ex.api;
+            if (api.kind == BodyKind::error_envelope) {
+                r.api_code = api.error_code;
+                r.api_message = api.error_message;
+                if (api.retry_after_s) r.body_retry_after = seconds_to_duration(*api.retry_after_s);
+            }
+            if (ex.status >= 200 && ex.status <= 299 && api.kind != BodyKind::card) {
+                r.transport = TransportError::garbled;
+                r.transport_detail = api.error_message.empty() ? to_string(api.kind) : std::string_view(api.error_message);
+            }
+            if (!ex.retry_after.empty()) r.retry_after = parse_retry_after(ex.retry_after, std::chrono::system_clock::now());
+            if (!ex.retry_after_ms.empty()) r.retry_after_ms = parse_retry_after_ms(ex.retry_after_ms);
+            if (ex.should_retry == "false") r.should_retry = false;
+            else if (ex.should_retry == "true") r.should_retry = true;
+            r.location = ex.location;
+        }
+        const Decision d = policy_.classify(r, job.attempts, random_);
+        job.last_status = ex.status;
+        job.last_code = r.api_code;
+        job.last_reason = d.reason;
+        job.last_latency_ms = std::chrono::duration<double, std::milli>(ex.latency).count();
+
+        if (d.throttled) {
+            ++report_.throttled;
+            const double before = bucket_.rate();
+            bucket_.set_rate(adaptive_.on_throttle(now, meter_.per_second(now)), now);
+            if (bucket_.rate() != before)
+                log(fmt::format("throttled ({}): sending at {:.1f} requests/s", d.reason, bucket_.rate()));
+        }
+
+        if (ex.certificate_rejected) {
+            finish(job, Outcome::failed, d.reason);
+            abort_run(fmt::format("{}; pass --cacert FILE when the API uses a private CA", ex.error_detail));
+            return;
+        }
+        if (ex.error == TransportError::connect || ex.error == TransportError::tls) {
+            if (pool_->stats().connects == 0 && pool_->stats().connect_failures >= 3) {
+                finish(job, Outcome::failed, d.reason);
+                abort_run(fmt::format("cannot reach the API: {}", ex.error_detail));
+                return;
+            }
+        }
+        switch (d.verdict) {
+            case Verdict::success: {
+                std::optional<bool> active;
+                if (ex.api.kind == BodyKind::card) active = ex.api.card.is_active;
+                finish(job, Outcome::updated, {}, active);
+                count_answer(ex.status, 0, false);
+                break;
+            }
+            case Verdict::permanent:
+                count_answer(ex.status, r.api_code, true);
+                finish(job, Outcome::rejected, d.reason);
+                check_flood();
+                break;
+            case Verdict::failed:
+                count_answer(ex.status, r.api_code, false);
+                finish(job, Outcome::failed, d.reason);
+                break;
+            case Verdict::abort_run:
+                finish(job, Outcome::failed, d.reason);
+                abort_run(fmt::format("the API refused the key ({}): check LINQ_API_V3_API_KEY or --api-key-file",
+                                      describe(r)));
+                break;
+            case Verdict::retry: {
+                if (no_new_sends_) {
+                    finish(job, Outcome::failed, d.reason + "; not retried: " + drain_message_);
+                    break;
+                }
+                ++report_.retries;
+                TimePoint due = now + d.delay;
+                if (d.per_number) budget_.note_server_wait(job.work.number, due);
+                due = std::max(due, budget_.when_allowed(job.work.number, now));
+                log(fmt::format("line {} {}: {}; attempt {} in {}", job.work.lines.front(), job.work.number,
+                                d.reason, job.attempts + 1, seconds_text(due - now)));
+                schedule(job, due);
+                break;
+            }
+        }
+        dispatch_wake_.cancel();
+        admit_more();
+    }
+
+    // Final answers by (status, code): a run of one permanent error stops early.
+    void count_answer(int status, int code, bool permanent) {
+        if (status == 0) return;
+        ++answers_;
+        if (permanent) ++permanent_[{status, code}];
+    }
+
+    void check_flood() {
+        if (answers_ < static_cast<std::uint64_t>(std::max(1, opt_.flood_min_answers)) || no_new_sends_) return;
+        for (const auto& [key, n] : permanent_) {
+            if (static_cast<double>(n) > opt_.flood_share * static_cast<double>(answers_)) {
+                AttemptResult r;
+                r.http_status = key.first;
+                r.api_code = key.second;
+                abort_run(fmt::format("{} of the first {} answers were the same permanent error, {}; fix the cause, "
+                                      "then rerun with --resume",
+                                      n, answers_, describe(r)));
+                return;
+            }
+        }
+    }
+
+    // --- records ------------------------------------------------------------------------------
+
+    void write(const ResultRecord& rec) {
+        ++report_.outcomes[static_cast<std::size_t>(rec.outcome)];
+        results_.write(rec);
+    }
+
+    // Records every row the job carries, then starts the number's next (coalesced) work.
+    void finish(Job& job, Outcome outcome, std::string message, std::optional<bool> active = std::nullopt) {
+        ResultRecord rec;
+        rec.phone_number = job.work.number;
+        rec.outcome = outcome;
+        rec.http_status = job.last_status;
+        rec.error_code = job.last_code ? std::to_string(job.last_code) : std::string();
+        rec.attempts = job.attempts;
+        rec.latency_ms = job.last_latency_ms;
+        rec.is_active = active;
+        for (auto line : job.work.lines) {
+            rec.line = line;
+            rec.message = message;
+            if (job.work.lines.size() > 1) {
+                rec.message += rec.message.empty() ? "" : "; ";
+                rec.message += "sent as one request with line" + std::string(job.work.lines.size() > 2 ? "s " : " ") +
+                               lines_text(job.work.lines, line);
+            }
+            write(rec);
+        }
+        const std::string number = job.work.number;
+        jobs_.erase(job.id);
+        if (auto next = lanes_.complete(number)) start(std::move(*next));
+        maybe_finish();
+    }
+
+    // --- stopping -----------------------------------------------------------------------------
+
+    void abort_run(std::string reason) {
+        if (report_.aborted || finished_) return;
+        report_.aborted = true;
+        report_.abort_reason = reason;
+        warn("error: " + reason);
+        drain("not sent: the run stopped (" + reason + ")");
+    }
+
+    void on_stop_request() {
+        if (finished_) return;
+        if (++stop_requests_ == 1) {
+            report_.interrupted = true;
+            log("stopping: waiting up to " + seconds_text(opt_.grace) + " for requests in flight");
+            drain("interrupted before it was sent");
+            if (!finished_) net::co_spawn(io_, grace_loop(this), rethrow);
+        } else {
+            cut_in_flight("interrupted before an answer");
+        }
+    }
+
+    // No more reading or sending; rows not in flight are recorded now, answers in flight still count.
+    void drain(std::string message) {
+        if (no_new_sends_) return;
+        no_new_sends_ = true;
+        drain_message_ = std::move(message);
+        stop_reading();
+        std::vector<std::uint64_t> idle;
+        for (auto& [id, job] : jobs_)
+            if (!job.in_flight) idle.push_back(id);
+        for (auto id : idle) {
+            auto it = jobs_.find(id);
+            if (it == jobs_.end()) continue;
+            Job& job = it->second;
+            std::string msg = drain_message_;
+            if (!job.last_reason.empty()) msg += "; last attempt: " + job.last_reason;
+            finish(job, Outcome::failed, msg);
+        }
+        ready_.clear();
+        dispatch_wake_.cancel();
+        retry_wake_.cancel();
+        maybe_finish();
+    }
+
+    void cut_in_flight(const std::string& message) {
+        drain(message);
+        std::vector<std::uint64_t> ids;
+        for (auto& [id, job] : jobs_) ids.push_back(id);
+        for (auto id : ids) {
+            auto it = jobs_.find(id);
+            if (it != jobs_.end()) finish(it->second, Outcome::failed, message);
+        }
+        maybe_finish();
+    }
+
+    void stop_reading() {
+        if (reading_stopped_) return;
+        reading_stopped_ = true;
+        if (opt_.peek_unread_line) {
+            InputRow row;
+            if (reader_.next(row)) report_.first_line_not_reached = row.line;
+            else report_.input_exhausted = true;
+        }
+    }
+
+    void maybe_finish() {
+        if (finished_ || !reading_stopped_ || !jobs_.empty()) return;
+        finished_ = true;
+        results_.flush();
+        pool_->shutdown();
+        dispatch_wake_.cancel();
+        retry_wake_.cancel();
+        flush_timer_.cancel();
+        grace_timer_.cancel();
+        boost::system::error_code ec;
+        signals_.cancel(ec);
+    }
+
+    const ApplyOptions& opt_;
+    RowReader& reader_;
+    ResultsWriter& results_;
+    StopSignal& stop_;
+    ApiEndpoint endpoint_;
+    RequestTemplate tmpl_;
+    RetryPolicy policy_;
+    Random random_;
+    TimePoint start_;
+    TokenBucket bucket_;
+    AdaptiveRate adaptive_;
+    NumberBudget budget_;
+    Lanes lanes_;
+    SendMeter meter_;
+    net::io_context io_{1};
+    timer dispatch_wake_, retry_wake_, flush_timer_, grace_timer_;
+    net::signal_set signals_;
+    std::optional<ConnectionPool> pool_;
+
+    std::unordered_map<std::uint64_t, Job> jobs_;
+    std::uint64_t next_id_ = 1;
+    std::deque<std::uint64_t> ready_;
+    using Due = std::pair<TimePoint, std::uint64_t>;
+    std::priority_queue<Due, std::vector<Due>, std::greater<>> waiting_;
+    std::size_t target_active_ = 0;
+    std::uint64_t answers_ = 0;
+    std::map<std::pair<int, int>, std::uint64_t> permanent_;
+    int stop_requests_ = 0;
+    bool reading_stopped_ = false;
+    bool no_new_sends_ = false;
+    bool finished_ = false;
+    std::string drain_message_;
+    ApplyReport report_;
+};
+
+}  // namespace
+
+std::uint64_t ApplyReport::records() const noexcept {
+    std::uint64_t n = 0;
+    for (auto c : outcomes) n += c;
+    return n;
+}
+
+int ApplyReport::exit_status() const noexcept {
+    if (interrupted) return exit_interrupted;
+    if (aborted) return exit_aborted;
+    return records() == count(Outcome::updated) + count(Outcome::skipped) ? exit_ok : exit_rows_failed;
+}
+
+std::string ApplyReport::summary() const {
+    std::string s = fmt::format("{} rows: {} updated, {} skipped, {} invalid, {} rejected, {} failed", records(),
+                                count(Outcome::updated), count(Outcome::skipped), count(Outcome::invalid),
+                                count(Outcome::rejected), count(Outcome::failed));
+    if (coalesced) s += fmt::format(" ({} rows coalesced with an earlier row for the same number)", coalesced);
+    s += fmt::format("\n{} requests in {:.1f} s ({:.1f}/s), {} retries, {} free resends", requests, elapsed_s,
+                     elapsed_s > 0 ? static_cast<double>(requests) / elapsed_s : 0.0, retries, resends);
+    if (!statuses.empty()) {
+        s += "; HTTP";
+        for (const auto& [status, n] : statuses) s += fmt::format(" {}x{}", status, n);
+    }
+    std::string transport;
+    for (std::size_t i = 1; i < transport_errors.size(); ++i)
+        if (transport_errors[i])
+            transport += fmt::format(" {} {}", to_string(static_cast<TransportError>(i)), transport_errors[i]);
+    if (!transport.empty()) s += "; transport errors:" + transport;
+    if (throttled) s += fmt::format("; throttled {} times, rate now {:.1f}/s", throttled, final_rate);
+    if (latency.count()) {
+        s += fmt::format("\nlatency ms: p50 {:.1f}, p99 {:.1f}, max {:.1f}; from intended start: p50 {:.1f}, p99 {:.1f}",
+                         static_cast<double>(latency.percentile(50)) / 1000, static_cast<double>(latency.percentile(99)) / 1000,
+                         static_cast<double>(latency.max()) / 1000,
+                         static_cast<double>(intended_latency.percentile(50)) / 1000,
+                         static_cast<double>(intended_latency.percentile(99)) / 1000);
+    }
+    if (aborted) s += "\nstopped: " + abort_reason;
+    if (interrupted) s += "\ninterrupted";
+    if ((aborted || interrupted) && !input_exhausted) {
+        if (first_line_not_reached) s += fmt::format("; rows from line {} on were never read", *first_line_not_reached);
+        else s += fmt::format("; rows after line {} were never read", last_line_read);
+        s += "\nto finish: run the same command again with --resume (and the same --results file)";
+    }
+    return s;
+}
+
+ApplyReport run_apply(const ApplyOptions& options, RowReader& reader, ResultsWriter& results, StopSignal& stop) {
+    Engine engine(options, reader, results, stop);
+    return engine.run();
+}
+
+}  // namespace cardsync
