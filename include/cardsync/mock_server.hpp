@@ -4,6 +4,8 @@
 // error envelope, the per-number write budget, and deterministic (seeded) faults.
 // It runs on its own thread and io_context; this header keeps Asio and Beast out.
 
+#include "cardsync/mock_stats.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,7 +22,7 @@ struct MockOptions {
 
     // Card store
     std::string seed_cards_csv;              ///< CSV of existing cards (phone_number,first_name,last_name,image_url[,is_active])
-    bool every_number_has_card = false;      ///< any valid number in the account has a card
+    bool every_number_has_card = false;      ///< a PATCH on a number without a card creates it (no 404)
     std::vector<std::string> outside_prefixes;  ///< numbers starting with one of these are outside the account (403/2005)
 
     // Per-number write budget (POST and PATCH share it)
@@ -73,6 +75,8 @@ public:
     /// The statistics as JSON (same as GET /__mock/stats): requests by method, status and code;
     /// current and max concurrent connections and in-flight requests; requests per 100 ms.
     std::string stats_json() const;
+    /// The same statistics, typed.
+    MockStats stats() const;
     /// All cards as NDJSON (same as GET /__mock/cards).
     std::string cards_ndjson() const;
 

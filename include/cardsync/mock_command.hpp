@@ -1,0 +1,39 @@
+#pragma once
+// `cardsync mock`: the simulator's command-line options (shared with `cardsync apply --mock-*`)
+// and the command that runs it until SIGINT/SIGTERM.
+
+#include "cardsync/mock_server.hpp"
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace CLI {
+class App;
+}
+
+namespace cardsync {
+
+/// Registers every MockOptions field on `cmd` as an option named --<prefix><name>, bound to
+/// `options` (prefix "" for `cardsync mock`, "mock-" for `cardsync apply`): --listen, --api-key,
+/// --base-path, --seed-cards, --every-number-has-card, --outside-prefix (repeatable), --budget
+/// (or --budget-calls / --budget-window), --seed, --fail-500, --fail-503, --fail-503-retry-after,
+/// --fail-429, --drop, --truncate, --close-every, --latency, --latency-max, --latency-tail,
+/// --account-rate, --account-burst, --max-connections, --tls, --cert, --key, --write-cert,
+/// --stats-out, --state-out. Probabilities are checked to lie in [0, 1], counts and times >= 0.
+void add_mock_options(CLI::App& cmd, MockOptions& options, const std::string& prefix);
+
+/// Parses a duration in seconds: "90", "1.5", "500ms", "30s", "10m", "1h". Throws std::invalid_argument.
+double parse_duration_s(std::string_view text);
+
+/// Parses a write budget "CALLS/WINDOW" ("3/10m" -> {3, 600}); "0" or "off" -> {0, 600} (no budget).
+/// Throws std::invalid_argument.
+std::pair<int, double> parse_budget(std::string_view text);
+
+/// Runs the simulator: prints its base URL ("http://127.0.0.1:PORT") and a newline on stdout as soon
+/// as it serves, blocks until SIGINT or SIGTERM, stops cleanly, prints a summary of its counters on
+/// stderr, and returns exit_ok; exit_usage (with the reason on stderr) when it cannot start.
+/// Call it before starting other threads: it blocks SIGINT/SIGTERM so that only it receives them.
+int run_mock_command(const MockOptions& options);
+
+}  // namespace cardsync
