@@ -75,7 +75,7 @@ std::string url_problem(std::string_view url) {
                    " (byte " + std::to_string(i + 1) + "); percent-encode it (a space is %20)";
         }
     }
-    const auto parsed = boost::urls::parse_absolute_uri(url);
+    const auto parsed = boost::urls::parse_uri(url);  // absolute-URI plus an optional #fragment
     if (!parsed) {
         std::string why = "image_url " + quoted(url) + " is not an absolute URL";
         for (char c : url) {

@@ -40,7 +40,8 @@ struct InvalidRow {
 ///   because a name is the person's own text (a deliberate space is theirs to keep).
 /// - image_url: surrounding whitespace trimmed (a pasted URL often carries some); then at most
 ///   max_url_bytes, no whitespace or control characters inside, an absolute http or https URI
-///   (RFC 3986, Boost.URL) with a non-empty host. The update carries the trimmed URL.
+///   (RFC 3986 URI, parsed by Boost.URL; a #fragment is allowed) with a non-empty host. Non-ASCII
+///   must be percent-encoded. The update carries the trimmed URL.
 std::variant<ContactUpdate, InvalidRow> validate(const InputRow& row);
 
 }  // namespace cardsync
