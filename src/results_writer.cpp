@@ -1,0 +1,215 @@
+#include "cardsync/results_writer.hpp"
+
+#include "cardsync/json_text.hpp"
+#include "cardsync/text.hpp"
+#include "cardsync/validate.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace cardsync {
+
+namespace {
+
+constexpr std::string_view header =
+    "line,phone_number,outcome,http_status,error_code,message,attempts,latency_ms,is_active\n";
+
+bool ends_with_nocase(std::string_view s, std::string_view suffix) noexcept {
+    if (s.size() < suffix.size()) return false;
+    s = s.substr(s.size() - suffix.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != suffix[i]) return false;
+    }
+    return true;
+}
+
+template <class Int>
+void append_int(std::string& out, Int value) {
+    char buf[24];
+    out.append(buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, value).ptr - buf));
+}
+
+// Milliseconds with at most 3 decimals and no trailing zeros ("12.5", "0", "1234.567").
+void append_latency(std::string& out, double ms) {
+    if (!std::isfinite(ms) || std::fabs(ms) >= 1e15) ms = 0;  // never write NaN/inf (not JSON)
+    char buf[32];
+    char* end = std::to_chars(buf, buf + sizeof buf, ms, std::chars_format::fixed, 3).ptr;
+    while (end[-1] == '0') --end;
+    if (end[-1] == '.') --end;
+    if (end - buf == 2 && buf[0] == '-' && buf[1] == '0') buf[0] = '0', end = buf + 1;  // -0.0001 -> 0
+    out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+void append_json_text(std::string& out, std::string_view text, std::string& scratch) {
+    if (is_valid_utf8(text)) return append_json_string(out, text);
+    scratch.clear();
+    append_utf8_lossy(scratch, text);
+    append_json_string(out, scratch);
+}
+
+void append_csv_field(std::string& out, std::string_view text, std::string& scratch) {
+    if (!is_valid_utf8(text)) {
+        scratch.clear();
+        append_utf8_lossy(scratch, text);
+        text = scratch;
+    }
+    if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+        out.append(text);
+        return;
+    }
+    out.push_back('"');
+    for (std::size_t start = 0;;) {
+        const std::size_t q = text.find('"', start);
+        if (q == std::string_view::npos) {
+            out.append(text.substr(start));
+            break;
+        }
+        out.append(text.substr(start, q + 1 - start));
+        out.push_back('"');
+        start = q + 1;
+    }
+    out.push_back('"');
+}
+
+std::string describe(const std::string& path) { return path.empty() || path == "-" ? "standard output" : "'" + path + "'"; }
+
+[[noreturn]] void fail(std::string_view what, const std::string& path, int err) {
+    throw std::runtime_error(std::string(what) + " " + describe(path) + ": " + std::strerror(err));
+}
+
+}  // namespace
+
+
+ResultsFormat results_format_from_path(std::string_view path) {
+    if (path.empty() || path == "-") return ResultsFormat::ndjson;
+    if (ends_with_nocase(path, ".csv")) return ResultsFormat::csv;
+    if (ends_with_nocase(path, ".ndjson") || ends_with_nocase(path, ".jsonl")) return ResultsFormat::ndjson;
+    throw std::invalid_argument("results file '" + std::string(path) +
+                                "': cannot tell the format from its name; use a .csv, .ndjson or .jsonl extension");
+}
+
+std::string_view csv_header() noexcept { return header; }
+
+void append_record(std::string& out, const ResultRecord& r, ResultsFormat format) {
+    std::string scratch;  // only used for text that is not valid UTF-8
+    if (format == ResultsFormat::ndjson) {
+        out.append("{\"line\":");
+        append_int(out, r.line);
+        out.append(",\"phone_number\":");
+        append_json_text(out, r.phone_number, scratch);
+        out.append(",\"outcome\":\"");
+        out.append(to_string(r.outcome));
+        out.append("\",\"http_status\":");
+        append_int(out, r.http_status);
+        out.append(",\"error_code\":");
+        append_json_text(out, r.error_code, scratch);
+        out.append(",\"message\":");
+        append_json_text(out, r.message, scratch);
+        out.append(",\"attempts\":");
+        append_int(out, r.attempts);
+        out.append(",\"latency_ms\":");
+        append_latency(out, r.latency_ms);
+        out.append(",\"is_active\":");
+        out.append(!r.is_active ? "null" : *r.is_active ? "true" : "false");
+        out.append("}\n");
+        return;
+    }
+    append_int(out, r.line);
+    out.push_back(',');
+    append_csv_field(out, r.phone_number, scratch);
+    out.push_back(',');
+    out.append(to_string(r.outcome));
+    out.push_back(',');
+    append_int(out, r.http_status);
+    out.push_back(',');
+    append_csv_field(out, r.error_code, scratch);
+    out.push_back(',');
+    append_csv_field(out, r.message, scratch);
+    out.push_back(',');
+    append_int(out, r.attempts);
+    out.push_back(',');
+    append_latency(out, r.latency_ms);
+    out.push_back(',');
+    if (r.is_active) out.append(*r.is_active ? "true" : "false");
+    out.push_back('\n');
+}
+
+ResultsWriter::ResultsWriter(const std::string& path, ResultsFormat format, bool append)
+    : format_(format), path_(path) {
+    bool write_header = format == ResultsFormat::csv;
+    if (path.empty() || path == "-") {
+        fd_ = STDOUT_FILENO;
+    } else {
+        fd_ = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+        if (fd_ < 0) fail("cannot open results file", path, errno);
+        owns_fd_ = true;
+        struct stat st {};
+        if (append && ::fstat(fd_, &st) == 0 && st.st_size > 0) write_header = false;
+    }
+    buffer_.reserve(flush_threshold + 4096);
+    if (write_header) buffer_.append(header);
+}
+
+ResultsWriter::ResultsWriter(int fd, ResultsFormat format) : fd_(fd), format_(format), path_("fd " + std::to_string(fd)) {
+    buffer_.reserve(flush_threshold + 4096);
+    if (format == ResultsFormat::csv) buffer_.append(header);
+}
+
+ResultsWriter::~ResultsWriter() {
+    try {
+        close();
+    } catch (...) {  // a destructor must not throw; close() is where errors are reported
+        if (owns_fd_ && fd_ >= 0) ::close(fd_);
+    }
+}
+
+void ResultsWriter::write(const ResultRecord& record) {
+    append_record(buffer_, record, format_);
+    ++count_;
+    if (buffer_.size() >= flush_threshold) flush();
+}
+
+void ResultsWriter::flush() {
+    if (fd_ < 0) {
+        if (buffer_.empty()) return;
+        throw std::runtime_error("results file " + describe(path_) + " is already closed");
+    }
+    std::size_t done = 0;
+    while (done < buffer_.size()) {
+        const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+        if (n > 0) {
+            done += static_cast<std::size_t>(n);
+            continue;
+        }
+        const int err = n == 0 ? EIO : errno;
+        if (err == EINTR) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) {  // a non-blocking stdout: wait until it drains
+            pollfd p{fd_, POLLOUT, 0};
+            ::poll(&p, 1, -1);
+            continue;
+        }
+        buffer_.erase(0, done);
+        fail("cannot write results to", path_, err);
+    }
+    buffer_.clear();
+}
+
+void ResultsWriter::close() {
+    if (fd_ < 0) return;
+    flush();
+    const int fd = fd_;
+    fd_ = -1;
+    if (owns_fd_ && ::close(fd) != 0 && errno != EINTR) fail("cannot close results file", path_, errno);
+}
+
+}  // namespace cardsync
