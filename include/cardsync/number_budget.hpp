@@ -5,8 +5,7 @@
 //
 // Memory: for each number called within the last window the budget holds its last `calls` call
 // times, plus one expiry-queue entry per call and per server wait, until they pass. Numbers whose
-// window and wait have passed are forgotten by expire(), which record_call() and
-// note_server_wait() also run, so a run over millions of distinct numbers holds only those of the
+// window and wait have passed are forgotten by expire(), which record_call() also runs, so a run over millions of distinct numbers holds only those of the
 // last window (at most rate x window numbers).
 
 #include "cardsync/clock.hpp"
@@ -29,7 +28,7 @@ struct BudgetSpec {
 };
 
 /// Parses "3/10m", "3/600s", "5/1h", "3/600" (seconds), or "0" / "off" (no budget).
-/// nullopt for garbage, negative or zero windows, or more than 1,000,000 calls.
+/// nullopt for garbage, signs, zero windows, windows over 30 days, or more than 1,000,000 calls.
 std::optional<BudgetSpec> parse_budget(std::string_view text);
 
 /// "3/600s", or "off".

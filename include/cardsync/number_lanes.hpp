@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,7 +62,11 @@ private:
         std::size_t in_flight_rows = 0;   ///< rows carried by the work in flight
         std::optional<LaneWork> queued;   ///< merged rows waiting
     };
-    std::unordered_map<std::string, Lane> lanes_;
+    struct Hash {  // lets complete() look up a string_view without a copy
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, Lane, Hash, std::equal_to<>> lanes_;
     std::size_t waiting_ = 0;
     std::size_t rows_ = 0;
 };
