@@ -29,7 +29,7 @@ double parse_duration_s(std::string_view text) {
     return value * scale;
 }
 
-std::pair<int, double> parse_budget(std::string_view text) {
+std::pair<int, double> parse_mock_budget(std::string_view text) {
     if (text == "0" || text == "off") return {0, 600};
     const auto slash = text.find('/');
     int calls = -1;
@@ -73,7 +73,7 @@ void add_mock_options(CLI::App& cmd, MockOptions& o, const std::string& prefix) 
            name("budget"),
            [&o](const std::string& text) {
                try {
-                   std::tie(o.budget_calls, o.budget_window_s) = parse_budget(text);
+                   std::tie(o.budget_calls, o.budget_window_s) = parse_mock_budget(text);
                } catch (const std::invalid_argument& e) {
                    throw CLI::ValidationError(e.what());
                }

@@ -28,7 +28,7 @@ double parse_duration_s(std::string_view text);
 
 /// Parses a write budget "CALLS/WINDOW" ("3/10m" -> {3, 600}); "0" or "off" -> {0, 600} (no budget).
 /// Throws std::invalid_argument.
-std::pair<int, double> parse_budget(std::string_view text);
+std::pair<int, double> parse_mock_budget(std::string_view text);
 
 /// Runs the simulator: prints its base URL ("http://127.0.0.1:PORT") and a newline on stdout as soon
 /// as it serves, blocks until SIGINT or SIGTERM, stops cleanly, prints a summary of its counters on
