@@ -1,10 +1,15 @@
 #include "cardsync/apply_command.hpp"
 
+#include "cardsync/api_endpoint.hpp"
 #include "cardsync/cli.hpp"
+#include "cardsync/engine.hpp"
 #include "cardsync/input_error.hpp"
+#include "cardsync/number_budget.hpp"
 #include "cardsync/result_record.hpp"
+#include "cardsync/results_reader.hpp"
 #include "cardsync/results_writer.hpp"
 #include "cardsync/row_reader.hpp"
+#include "cardsync/stop_signal.hpp"
 #include "cardsync/validate.hpp"
 
 #include <CLI/CLI.hpp>
@@ -12,6 +17,10 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <variant>
 
@@ -29,6 +38,44 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
     cmd->add_flag("--dry-run", args.dry_run,
                   "Read and validate only: one record per row (planned or invalid); sends nothing, needs no key");
     cmd->add_flag("-q,--quiet", args.quiet, "No summary on stderr");
+
+    const std::string send = "Sending (the key: LINQ_API_V3_API_KEY or --api-key-file, never on the command line)";
+    cmd->add_option("--base-url", args.base_url,
+                    "API base URL (default: LINQ_API_V3_BASE_URL, else " + std::string(default_base_url) + ")")
+        ->group(send);
+    cmd->add_option("--api-key-file", args.api_key_file, "File holding the API key")->group(send);
+    cmd->add_option("--connections", args.connections, "Keep-alive connections")
+        ->check(CLI::Range(1, 1024))->capture_default_str()->group(send);
+    cmd->add_option("--pipeline", args.pipeline, "Requests in flight per connection (HTTP/1.1 pipelining; 1 = off)")
+        ->check(CLI::Range(1, 128))->capture_default_str()->group(send);
+    cmd->add_option("--rate", args.rate,
+                    "Requests per second across all connections, retries included (0 = no limit); the API "
+                    "publishes no account-wide limit, so the default is conservative")
+        ->check(CLI::Range(0.0, 1e6))->capture_default_str()->group(send);
+    cmd->add_option("--burst", args.burst, "Requests that may go at once after a pause (0 = rate/10)")
+        ->check(CLI::Range(0.0, 1e6))->group(send);
+    cmd->add_option("--max-attempts", args.max_attempts, "Attempts per row, the first included")
+        ->check(CLI::Range(1, 100))->capture_default_str()->group(send);
+    cmd->add_option("--timeout", args.timeout_s, "Seconds allowed for each attempt's answer")
+        ->check(CLI::Range(0.001, 3600.0))->capture_default_str()->group(send);
+    cmd->add_option("--connect-timeout", args.connect_timeout_s, "Seconds allowed to connect (and for TLS)")
+        ->check(CLI::Range(0.001, 600.0))->capture_default_str()->group(send);
+    cmd->add_option("--cacert", args.cacert, "PEM file of the CAs to trust instead of the system's")
+        ->check(CLI::ExistingFile)->group(send);
+    cmd->add_flag("--insecure", args.insecure, "Do not verify the server's TLS certificate (dangerous)")->group(send);
+    cmd->add_flag("--allow-insecure-http", args.allow_insecure_http,
+                  "Allow an http:// base URL to a host other than this machine (the key travels in clear)")
+        ->group(send);
+    cmd->add_option("--budget", args.budget,
+                    "Per-number call budget to pace to, CALLS/WINDOW like the API's 3/10m; off to disable")
+        ->capture_default_str()->group(send);
+    cmd->add_flag("--resume", args.resume,
+                  "Continue an earlier run: rows already recorded updated in --results are skipped; "
+                  "records are appended")
+        ->group(send);
+    cmd->add_option("--grace", args.grace_s, "After Ctrl-C, seconds left to requests in flight (again: stop now)")
+        ->check(CLI::Range(0.0, 3600.0))->capture_default_str()->group(send);
+    cmd->add_flag("-v,--verbose", args.verbose, "Retries and connection events on stderr")->group(send);
     return cmd;
 }
 
@@ -79,17 +126,111 @@ int run_dry(RowReader& reader, ResultsWriter& writer, bool quiet) {
     return invalid == 0 ? exit_ok : exit_rows_failed;
 }
 
+std::string trim(std::string s) {
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && blank(s.back())) s.pop_back();
+    std::size_t i = 0;
+    while (i < s.size() && blank(s[i])) ++i;
+    return s.substr(i);
+}
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::string(v) : std::string();
+}
+
+// The options for a real run; throws std::invalid_argument (exit 2) for anything unusable.
+// Messages never include the key itself.
+ApplyOptions send_options(const ApplyArgs& args) {
+    ApplyOptions o;
+    o.base_url = !args.base_url.empty() ? args.base_url : env("LINQ_API_V3_BASE_URL");
+    if (o.base_url.empty()) o.base_url = std::string(default_base_url);
+    parse_api_endpoint(o.base_url, args.allow_insecure_http);  // fail before reading anything
+    if (!args.api_key_file.empty()) {
+        std::ifstream in(args.api_key_file, std::ios::binary);
+        if (!in) throw std::invalid_argument("cannot read --api-key-file '" + args.api_key_file + "'");
+        std::ostringstream key;
+        key << in.rdbuf();
+        o.api_key = trim(key.str());
+        if (o.api_key.empty()) throw std::invalid_argument("--api-key-file '" + args.api_key_file + "' is empty");
+    } else {
+        o.api_key = trim(env("LINQ_API_V3_API_KEY"));
+        if (o.api_key.empty())
+            throw std::invalid_argument("no API key: set LINQ_API_V3_API_KEY or pass --api-key-file FILE "
+                                        "(or use --dry-run to check the input without sending)");
+    }
+    for (char c : o.api_key)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F)
+            throw std::invalid_argument("the API key holds a blank or control character; check how it was stored");
+    const auto budget = parse_budget(args.budget);
+    if (!budget) throw std::invalid_argument("--budget '" + args.budget + "': expected CALLS/WINDOW like 3/10m, or off");
+    o.budget = *budget;
+    o.connections = args.connections;
+    o.pipeline = args.pipeline;
+    o.rate = args.rate;
+    o.burst = args.burst;
+    o.max_attempts = args.max_attempts;
+    o.attempt_timeout = seconds_to_duration(args.timeout_s);
+    o.connect_timeout = seconds_to_duration(args.connect_timeout_s);
+    o.cacert = args.cacert;
+    o.insecure = args.insecure;
+    o.allow_insecure_http = args.allow_insecure_http;
+    o.grace = seconds_to_duration(args.grace_s);
+    o.peek_unread_line = args.input != "-";
+    if (args.resume && (args.results.empty() || args.results == "-"))
+        throw std::invalid_argument("--resume needs --results FILE: the file of the run to continue");
+    return o;
+}
+
+// Reads an earlier run's records for --resume: the rows recorded updated, by line. A record cut
+// short by a crash is dropped from the file, so appended records start on a line of their own.
+void load_resume(const std::string& path, ApplyOptions& o, bool quiet) {
+    if (!std::filesystem::exists(path)) return;
+    std::uint64_t complete = 0;
+    bool torn = false;
+    {
+        ResultsReader in(path);
+        ResultRecord rec;
+        while (in.next(rec))
+            if (rec.outcome == Outcome::updated || rec.outcome == Outcome::skipped)
+                o.already_updated[rec.line] = rec.phone_number;
+        torn = in.torn_tail();
+        complete = in.complete_bytes();
+    }
+    if (torn) {
+        std::filesystem::resize_file(path, complete);
+        if (!quiet) fmt::print(stderr, "cardsync: note: dropped a record cut short at the end of '{}'\n", path);
+    }
+}
+
+int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader) {
+    if (args.resume) load_resume(args.results, options, args.quiet);
+    const bool resumed = !options.already_updated.empty();
+    ResultsWriter writer(args.results, results_format_from_path(args.results), args.resume);
+    if (args.verbose) options.log = [](std::string_view line) { fmt::print(stderr, "cardsync: {}\n", line); };
+    StopSignal stop;
+    const ApplyReport report = run_apply(options, reader, writer, stop);
+    if (!args.quiet) {
+        if (resumed) fmt::print(stderr, "cardsync: resumed: {} rows were already updated\n", options.already_updated.size());
+        fmt::print(stderr, "cardsync: {}\n", report.summary());
+    }
+    return report.exit_status();
+}
+
 }  // namespace
 
 int run_apply_command(const ApplyArgs& args) {
     try {
         const InputFormat format = args.format.empty() ? format_from_path(args.input) : parse_format(args.format);
+        ApplyOptions options;
+        if (!args.dry_run) options = send_options(args);  // usage problems before the input is opened
         auto reader = make_row_reader(format, open_byte_source(args.input));
         for (const auto& warning : reader->warnings()) fmt::print(stderr, "cardsync: warning: {}\n", warning);
-        ResultsWriter writer(args.results, results_format_from_path(args.results));
-        if (args.dry_run) return run_dry(*reader, writer, args.quiet);
-        fmt::print(stderr, "cardsync: error: only --dry-run is available in this build\n");
-        return exit_usage;
+        if (args.dry_run) {
+            ResultsWriter writer(args.results, results_format_from_path(args.results));
+            return run_dry(*reader, writer, args.quiet);
+        }
+        return run_send(args, std::move(options), *reader);
     } catch (const InputError& e) {
         fmt::print(stderr, "cardsync: error: {}\n", e.what());
         return exit_usage;

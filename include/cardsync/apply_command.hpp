@@ -16,6 +16,25 @@ struct ApplyArgs {
     std::string results = "-";    ///< results path ("-": NDJSON on stdout)
     bool dry_run = false;         ///< read and validate only; record planned / invalid; send nothing
     bool quiet = false;           ///< no summary on stderr
+
+    // Sending (everything but --dry-run). The key comes from LINQ_API_V3_API_KEY or --api-key-file,
+    // never from the command line (it would show in `ps` and in shell history).
+    std::string base_url;         ///< empty: LINQ_API_V3_BASE_URL, else the production URL
+    std::string api_key_file;     ///< file holding the key (trailing blanks and newline ignored)
+    int connections = 16;         ///< keep-alive connections
+    int pipeline = 1;             ///< requests in flight per connection
+    double rate = 20;             ///< requests/s across the pool (retries included); 0 = no limit
+    double burst = 0;             ///< token bucket size; 0 = rate / 10
+    int max_attempts = 3;         ///< attempts per row
+    double timeout_s = 30;        ///< per attempt
+    double connect_timeout_s = 10;
+    std::string cacert;           ///< PEM CA file instead of the system store
+    bool insecure = false;        ///< skip TLS verification (loud warning)
+    bool allow_insecure_http = false;  ///< http:// to a non-loopback host
+    std::string budget = "3/10m"; ///< per-number call budget to pace to ("off" to disable)
+    bool resume = false;          ///< skip rows already recorded `updated` in --results, append the rest
+    double grace_s = 5;           ///< after SIGINT/SIGTERM, time left to requests in flight
+    bool verbose = false;         ///< retries and connection events on stderr
 };
 
 /// Registers the `apply` subcommand and its options on `app`, bound to `args`.
