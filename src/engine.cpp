@@ -21,6 +21,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <deque>
@@ -53,9 +54,11 @@ struct Job {
     double last_latency_ms = 0;
 };
 
-// Sends in the last second, in 100 ms slots: the measured rate AdaptiveRate starts from.
+// Sends in the last second, in 100 ms slots: the measured rate AdaptiveRate starts from. In the
+// run's first second the count is spread over the time elapsed (at least 100 ms), not a full second.
 class SendMeter {
 public:
+    explicit SendMeter(TimePoint start) : start_(start), current_(slot_of(start)) {}
     void add(TimePoint now) {
         advance(now);
         ++slots_[index_];
@@ -64,12 +67,16 @@ public:
         advance(now);
         std::uint64_t total = 0;
         for (auto n : slots_) total += n;
-        return static_cast<double>(total);
+        const double window = std::clamp(to_seconds(now - start_), 0.1, 1.0);
+        return static_cast<double>(total) / window;
     }
 
 private:
+    static long long slot_of(TimePoint t) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() / 100;
+    }
     void advance(TimePoint now) {
-        const auto slot = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() / 100;
+        const long long slot = slot_of(now);
         if (slot == current_) return;
         const auto steps = std::min<long long>(slot - current_, 10);
         for (long long i = 0; i < steps; ++i) {
@@ -78,10 +85,23 @@ private:
         }
         current_ = slot;
     }
+    TimePoint start_;
     std::array<std::uint64_t, 10> slots_{};
     std::size_t index_ = 0;
     long long current_ = 0;
 };
+
+// The process's peak resident set (Linux /proc/self/status VmHWM), in KiB; 0 when unknown.
+std::uint64_t peak_rss_kib() {
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) break;
+    std::fclose(f);
+    return kib;
+}
 
 std::string seconds_text(Duration d) { return fmt::format("{:.3g} s", to_seconds(d)); }
 
@@ -114,6 +134,7 @@ public:
           bucket_(opt.rate, opt.burst > 0 ? opt.burst : std::max(1.0, opt.rate / 10), start_),
           adaptive_(opt.rate),
           budget_(opt.budget),
+          meter_(start_),
           dispatch_wake_(io_.get_executor()),
           retry_wake_(io_.get_executor()),
           flush_timer_(io_.get_executor()),
@@ -125,6 +146,8 @@ public:
         tmpl_.api_key = opt.api_key;
         policy_.max_attempts = std::max(1, opt.max_attempts);
         policy_.max_wait = opt.max_retry_wait;
+        policy_.transient = opt.transient;
+        policy_.throttle = opt.throttle;
         target_active_ = static_cast<std::size_t>(std::max(1, opt.connections) * std::max(1, opt.pipeline)) * 2 + 16;
         if (endpoint_.tls && opt.insecure)
             warn("WARNING: --insecure: the server's TLS certificate is NOT verified. Anyone on the network path "
@@ -163,6 +186,7 @@ public:
         report_.elapsed_s = to_seconds(Clock::now() - start_);
         report_.final_rate = bucket_.rate();
         report_.pool = pool_->stats();
+        report_.peak_rss_kib = peak_rss_kib();
         return std::move(report_);
     }
 
@@ -308,10 +332,10 @@ private:
             return;
         }
         if (auto work = lanes_.admit(std::move(update))) start(std::move(*work));
-        else ++report_.coalesced;
     }
 
     void start(LaneWork work) {
+        report_.coalesced += work.lines.size() - 1;
         Job job;
         job.id = next_id_++;
         ContactUpdate u{work.lines.front(), work.number, work.fields};
@@ -331,7 +355,6 @@ private:
     // --- sending and answers --------------------------------------------------------------------
 
     void send(Job& job, TimePoint now) {
-        budget_.record_call(job.work.number, now);
         if (job.free_next) job.free_next = false;
         else ++job.attempts;
         job.in_flight = true;
@@ -353,6 +376,10 @@ private:
         Job& job = it->second;
         job.in_flight = false;
         const TimePoint now = Clock::now();
+        // The server counted the call somewhere between our send and now: taking now keeps the
+        // client's view of the number's window never ahead of the server's. One request per
+        // number is in flight at a time (lanes), so recording late cannot overspend.
+        budget_.record_call(job.work.number, now);
         if (ex.status != 0) {
             ++report_.statuses[ex.status];
             report_.latency.record(ex.latency);
@@ -668,6 +695,7 @@ std::string ApplyReport::summary() const {
                          static_cast<double>(intended_latency.percentile(50)) / 1000,
                          static_cast<double>(intended_latency.percentile(99)) / 1000);
     }
+    if (peak_rss_kib) s += fmt::format("\npeak memory {:.1f} MiB", static_cast<double>(peak_rss_kib) / 1024);
     if (aborted) s += "\nstopped: " + abort_reason;
     if (interrupted) s += "\ninterrupted";
     if ((aborted || interrupted) && !input_exhausted) {

@@ -54,6 +54,8 @@ struct ApplyOptions {
     Duration attempt_timeout = std::chrono::seconds(30);  ///< request written -> answer complete
     Duration connect_timeout = std::chrono::seconds(10);  ///< TCP connect, and TLS handshake
     Duration max_retry_wait = std::chrono::minutes(15);   ///< a longer wait (server hint) fails the row instead
+    BackoffSchedule transient = transient_backoff;        ///< retry waits after 5xx / transport failures
+    BackoffSchedule throttle = throttle_backoff;          ///< retry waits after 429 / 503 without a hint
     std::string cacert;                   ///< PEM file of trusted CAs instead of the system store
     bool insecure = false;                ///< no TLS verification (a loud warning is printed)
     bool allow_insecure_http = false;     ///< allow http:// to a non-loopback host
@@ -96,6 +98,7 @@ struct ApplyReport {
     LatencyHistogram latency;                    ///< per answered attempt: sent -> answer
     LatencyHistogram intended_latency;           ///< per answered attempt: due to be sent -> answer (includes pacing)
     PoolStats pool;
+    std::uint64_t peak_rss_kib = 0;              ///< the process's peak resident memory (VmHWM), 0 if unknown
 
     std::uint64_t count(Outcome o) const noexcept { return outcomes[static_cast<std::size_t>(o)]; }
     std::uint64_t records() const noexcept;

@@ -1,0 +1,683 @@
+// The engine end to end: real sockets on 127.0.0.1 against the in-process simulator, asserting on
+// what the simulator saw (its counters and its cards) as well as on the records. The last tests
+// drive the `cardsync apply` binary as a child process (signals, kill -9 and resume, memory).
+#include "cardsync/engine.hpp"
+
+#include "cardsync/cli.hpp"
+#include "cardsync/mock_server.hpp"
+#include "cardsync/results_reader.hpp"
+#include "cardsync/results_writer.hpp"
+#include "cardsync/row_reader.hpp"
+#include "cardsync/stop_signal.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <numeric>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using cardsync::ApplyOptions;
+using cardsync::ApplyReport;
+using cardsync::MockOptions;
+using cardsync::MockServer;
+using cardsync::Outcome;
+using cardsync::ResultRecord;
+using cardsync::test::TempDir;
+
+const std::string bin = CARDSYNC_BINARY;
+
+std::string number(int i) { return "+1555" + std::to_string(1000000 + i); }
+
+// A CSV of `n` rows for distinct numbers.
+std::string distinct_rows(int n, int first = 0) {
+    std::string csv = "phone_number,first_name,last_name\n";
+    for (int i = first; i < first + n; ++i) csv += number(i) + ",Ann" + std::to_string(i) + ",Lee\n";
+    return csv;
+}
+
+MockOptions mock_options() {
+    MockOptions m;
+    m.every_number_has_card = true;
+    m.budget_calls = 0;
+    return m;
+}
+
+ApplyOptions options_for(const MockServer& server) {
+    ApplyOptions o;
+    o.base_url = server.api_url();
+    o.api_key = "mock-key";
+    o.connections = 4;
+    o.rate = 0;
+    o.budget = cardsync::BudgetSpec{0, 600s};
+    o.handle_signals = false;
+    o.seed = 7;
+    o.transient = {10ms, 100ms};  // the real waits (0.5 s .. 8 s) would only make the suite slow
+    o.throttle = {50ms, 500ms};
+    o.warn = [](std::string_view) {};
+    return o;
+}
+
+struct Run {
+    ApplyReport report;
+    std::vector<ResultRecord> records;  // in the order written
+};
+
+std::vector<ResultRecord> read_records(const std::string& path) {
+    std::vector<ResultRecord> out;
+    cardsync::ResultsReader in(path);
+    ResultRecord r;
+    while (in.next(r)) out.push_back(r);
+    return out;
+}
+
+Run run(const ApplyOptions& o, const std::string& csv, cardsync::StopSignal* stop = nullptr) {
+    TempDir dir;
+    const auto path = dir.file("results.ndjson");
+    Run r;
+    {
+        auto reader = cardsync::make_row_reader(cardsync::InputFormat::csv, cardsync::memory_source(csv));
+        cardsync::ResultsWriter writer(path, cardsync::ResultsFormat::ndjson);
+        cardsync::StopSignal own;
+        r.report = cardsync::run_apply(o, *reader, writer, stop ? *stop : own);
+    }
+    r.records = read_records(path);
+    return r;
+}
+
+std::size_t count(const std::vector<ResultRecord>& records, Outcome o) {
+    return static_cast<std::size_t>(std::count_if(records.begin(), records.end(), [o](const auto& r) { return r.outcome == o; }));
+}
+
+struct CardView {
+    std::string first, last;
+    bool operator==(const CardView&) const = default;
+};
+
+std::map<std::string, CardView> cards(const MockServer& server) {
+    std::map<std::string, CardView> out;
+    simdjson::ondemand::parser parser;
+    std::string all = server.cards_ndjson();
+    std::size_t start = 0;
+    while (start < all.size()) {
+        std::size_t end = all.find('\n', start);
+        if (end == std::string::npos) end = all.size();
+        simdjson::padded_string line(std::string_view(all).substr(start, end - start));
+        start = end + 1;
+        if (line.size() == 0) continue;
+        auto doc = parser.iterate(line);
+        CardView c;
+        std::string_view phone, s;
+        if (doc["phone_number"].get(phone)) continue;
+        if (!doc["first_name"].get(s)) c.first = std::string(s);
+        if (!doc["last_name"].get(s)) c.last = std::string(s);
+        out[std::string(phone)] = c;
+    }
+    return out;
+}
+
+std::uint64_t status_count(const cardsync::MockStats& s, int status) {
+    auto it = s.by_status.find(status);
+    return it == s.by_status.end() ? 0 : it->second;
+}
+
+// --- the happy path ------------------------------------------------------------------------------
+
+TEST(Engine, EveryRowUpdatedOverFewKeepAliveConnections) {
+    MockServer server(mock_options());
+    auto o = options_for(server);
+    const auto r = run(o, distinct_rows(500));
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_ok) << r.report.summary();
+    ASSERT_EQ(r.records.size(), 500u);
+    EXPECT_EQ(count(r.records, Outcome::updated), 500u);
+    std::set<std::uint64_t> lines;
+    for (const auto& rec : r.records) {
+        lines.insert(rec.line);
+        EXPECT_EQ(rec.attempts, 1);
+        EXPECT_EQ(rec.http_status, 200);
+        EXPECT_EQ(rec.is_active, true);
+    }
+    EXPECT_EQ(lines.size(), 500u);
+    EXPECT_EQ(*lines.begin(), 2u);
+    EXPECT_EQ(*lines.rbegin(), 501u);
+
+    const auto s = server.stats();
+    EXPECT_EQ(s.by_method.at("PATCH"), 500u);
+    EXPECT_LE(s.connections_total, 4u) << "keep-alive: connections are reused";
+    const auto c = cards(server);
+    ASSERT_EQ(c.size(), 500u);
+    EXPECT_EQ(c.at(number(0)), (CardView{"Ann0", "Lee"}));
+    EXPECT_EQ(c.at(number(499)), (CardView{"Ann499", "Lee"}));
+}
+
+TEST(Engine, InvalidRowsAreRecordedAndNeverSent) {
+    MockServer server(mock_options());
+    const std::string csv = "phone_number,first_name\n" + number(1) + ",Ann\nnot-a-number,Bob\n" + number(2) + ",\n" +
+                            number(3) + ",Cy\n";
+    const auto r = run(options_for(server), csv);
+    ASSERT_EQ(r.records.size(), 4u);
+    EXPECT_EQ(count(r.records, Outcome::updated), 2u);
+    EXPECT_EQ(count(r.records, Outcome::invalid), 2u);
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_rows_failed);
+    EXPECT_EQ(server.stats().requests, 2u);
+}
+
+// --- faults --------------------------------------------------------------------------------------
+
+struct FaultCase {
+    const char* name;
+    void (*apply)(MockOptions&);
+    std::uint64_t cardsync::MockStats::*seen;  // the simulator's count of the fault
+    int pipeline;
+    bool expect_resends;  // lost requests sent again for free (not counted as attempts)
+};
+
+TEST(Engine, EachFaultIsRecoveredByRetries) {
+    using S = cardsync::MockStats;
+    const FaultCase cases[] = {
+        {"500", [](MockOptions& m) { m.fail_500 = 0.2; }, &S::faults_500, 1, false},
+        {"503 with Retry-After", [](MockOptions& m) { m.fail_503 = 0.05; m.fail_503_retry_after_s = 0.2; },
+         &S::faults_503, 1, false},
+        {"drop", [](MockOptions& m) { m.drop = 0.1; }, &S::faults_drop, 1, true},
+        {"truncate", [](MockOptions& m) { m.truncate = 0.1; }, &S::faults_truncate, 1, false},
+        {"close_every", [](MockOptions& m) { m.close_every = 3; }, &S::closed_by_close_every, 1, false},
+        {"close_every, pipelined", [](MockOptions& m) { m.close_every = 3; }, &S::closed_by_close_every, 4, true},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        auto m = mock_options();
+        c.apply(m);
+        MockServer server(m);
+        auto o = options_for(server);
+        o.max_attempts = 6;
+        o.pipeline = c.pipeline;
+        const auto r = run(o, distinct_rows(100));
+        std::printf("  %s: %.2f s\n", c.name, r.report.elapsed_s);
+        EXPECT_EQ(count(r.records, Outcome::updated), 100u) << r.report.summary();
+        const auto s = server.stats();
+        EXPECT_GT(s.*(c.seen), 0u) << "the fault was injected";
+        if (c.expect_resends) {
+            EXPECT_GT(r.report.resends, 0u) << r.report.summary();
+        } else if (c.seen == &S::closed_by_close_every) {
+            EXPECT_GT(s.connections_total, 1u);
+        } else {
+            EXPECT_GT(r.report.retries, 0u) << r.report.summary();
+        }
+        // resends after Connection: close never reached the server's parser
+        EXPECT_GE(s.requests, 100u + r.report.retries);
+        EXPECT_LE(s.requests, 100u + r.report.retries + r.report.resends);
+        EXPECT_EQ(cards(server).size(), 100u);
+    }
+}
+
+TEST(Engine, ServerErrorsUntilAttemptsRunOutGiveFailedWithTheReason) {
+    auto m = mock_options();
+    m.fail_500 = 1.0;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.max_attempts = 2;
+    const auto r = run(o, distinct_rows(3));
+    ASSERT_EQ(r.records.size(), 3u);
+    for (const auto& rec : r.records) {
+        EXPECT_EQ(rec.outcome, Outcome::failed);
+        EXPECT_EQ(rec.attempts, 2);
+        EXPECT_EQ(rec.http_status, 500);
+        EXPECT_NE(rec.message.find("gave up after 2 attempts"), std::string::npos) << rec.message;
+    }
+    EXPECT_EQ(server.stats().requests, 6u);
+}
+
+TEST(Engine, StormOf429SlowsTheWholeRunAndStillFinishes) {
+    auto m = mock_options();
+    m.fail_429 = 0.3;  // spurious 429s with Retry-After: 1
+    MockServer server(m);
+    auto o = options_for(server);
+    o.max_attempts = 8;
+    const auto r = run(o, distinct_rows(20));
+    EXPECT_EQ(count(r.records, Outcome::updated), 20u) << r.report.summary();
+    EXPECT_GT(status_count(server.stats(), 429), 0u);
+    EXPECT_GT(r.report.throttled, 0u);
+    EXPECT_GT(r.report.final_rate, 0.0) << "an unlimited run now paces itself";
+    EXPECT_GE(r.report.elapsed_s, 0.9) << "a 429's Retry-After was honoured";
+}
+
+// --- pacing --------------------------------------------------------------------------------------
+
+TEST(Engine, RateIsHeldServerSide) {
+    MockServer server(mock_options());
+    auto o = options_for(server);
+    o.rate = 200;
+    o.connections = 8;
+    const auto r = run(o, distinct_rows(600));  // about 3 s
+    EXPECT_EQ(count(r.records, Outcome::updated), 600u);
+    const auto per100 = server.stats().requests_per_100ms;
+    ASSERT_GE(per100.size(), 25u);
+    // Leave out the first and last slots (the initial burst, the tail).
+    std::vector<std::uint32_t> middle(per100.begin() + 2, per100.end() - 2);
+    const double mean = std::accumulate(middle.begin(), middle.end(), 0.0) / static_cast<double>(middle.size());
+    EXPECT_NEAR(mean, 20.0, 1.0) << "200/s is 20 per 100 ms";
+    for (auto n : middle) EXPECT_LE(n, 20u + 20u) << "never more than a burst (rate/10) above the rate";
+    EXPECT_NEAR(r.report.elapsed_s, 3.0, 0.5);
+}
+
+TEST(Engine, NumberBudgetIsPacedSoTheServerNeverSays429) {
+    auto m = mock_options();
+    m.budget_calls = 3;
+    m.budget_window_s = 2;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.budget = cardsync::BudgetSpec{3, 2s};
+    o.max_admitted = 1;  // one row at a time: four separate calls for the number, none coalesced
+    std::string csv = "phone_number,first_name\n";
+    for (int i = 1; i <= 4; ++i) csv += number(1) + ",V" + std::to_string(i) + "\n";
+    const auto r = run(o, csv);
+    EXPECT_EQ(count(r.records, Outcome::updated), 4u) << r.report.summary();
+    const auto s = server.stats();
+    EXPECT_EQ(status_count(s, 429), 0u);
+    EXPECT_EQ(s.requests, 4u);
+    EXPECT_GE(r.report.elapsed_s, 1.9) << "the fourth call waited for the window";
+    EXPECT_EQ(cards(server).at(number(1)).first, "V4");
+}
+
+TEST(Engine, RowWaitingForItsBudgetHoldsNeitherItsConnectionNorOtherRows) {
+    auto m = mock_options();
+    m.budget_calls = 1;
+    m.budget_window_s = 1.5;
+    m.latency_ms = 50;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.connections = 1;
+    o.budget = cardsync::BudgetSpec{1, 1500ms};
+    std::string csv = "phone_number,first_name\n" + number(0) + ",First\n";
+    for (int i = 1; i <= 20; ++i) csv += number(i) + ",Other\n";
+    csv += number(0) + ",Second\n";  // queued behind the first, then must wait 1.5 s
+    const auto r = run(o, csv);
+    ASSERT_EQ(r.records.size(), 22u);
+    EXPECT_EQ(count(r.records, Outcome::updated), 22u) << r.report.summary();
+    EXPECT_EQ(r.records.back().line, 23u) << "the waiting row finished last";
+    EXPECT_EQ(r.records.back().phone_number, number(0));
+    EXPECT_EQ(status_count(server.stats(), 429), 0u);
+    EXPECT_GE(r.report.elapsed_s, 1.4);
+    EXPECT_EQ(cards(server).at(number(0)).first, "Second");
+}
+
+// --- order and duplicates ------------------------------------------------------------------------
+
+TEST(Engine, DuplicatesAreCoalescedAndTakeEffectInInputOrder) {
+    auto m = mock_options();
+    m.latency_ms = 5;
+    MockServer server(m);
+    auto o = options_for(server);
+    std::string csv = "phone_number,first_name,last_name\n";
+    std::map<std::string, CardView> expected;
+    int rows = 0;
+    for (int round = 0; round < 30; ++round) {
+        for (int n = 0; n < 10; ++n) {
+            const bool with_last = (round + n) % 3 == 0;
+            const std::string first = fmt::format("F{}", round);
+            const std::string last = with_last ? fmt::format("L{}", round) : std::string();
+            csv += number(n) + "," + first + "," + last + "\n";
+            auto& e = expected[number(n)];
+            e.first = first;
+            if (with_last) e.last = last;
+            ++rows;
+        }
+    }
+    const auto r = run(o, csv);
+    ASSERT_EQ(r.records.size(), static_cast<std::size_t>(rows));
+    EXPECT_EQ(count(r.records, Outcome::updated), static_cast<std::size_t>(rows)) << r.report.summary();
+    EXPECT_GT(r.report.coalesced, 0u);
+    const auto s = server.stats();
+    EXPECT_LT(s.requests, static_cast<std::uint64_t>(rows)) << "coalesced rows share one PATCH";
+    EXPECT_EQ(s.requests + r.report.coalesced, static_cast<std::uint64_t>(rows)) << r.report.summary();
+    EXPECT_EQ(cards(server), expected);
+    std::size_t merged_records = 0;
+    for (const auto& rec : r.records)
+        if (rec.message.find("sent as one request with line") != std::string::npos) ++merged_records;
+    EXPECT_GT(merged_records, 0u);
+}
+
+// --- stopping early ------------------------------------------------------------------------------
+
+TEST(Engine, WrongKeyStopsTheRunAndSendsNothingMore) {
+    MockServer server(mock_options());
+    auto o = options_for(server);
+    o.api_key = "wrong-key-S3CRET";
+    const auto r = run(o, distinct_rows(2000));
+    EXPECT_TRUE(r.report.aborted);
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_aborted);
+    EXPECT_NE(r.report.abort_reason.find("API key"), std::string::npos) << r.report.abort_reason;
+    EXPECT_LE(server.stats().requests, 4u) << "only what was in flight";
+    EXPECT_EQ(r.records.size(), r.report.rows_read);
+    EXPECT_LT(r.report.rows_read, 2000u);
+    ASSERT_TRUE(r.report.first_line_not_reached);
+    EXPECT_EQ(*r.report.first_line_not_reached, r.report.last_line_read + 1);
+    EXPECT_EQ(count(r.records, Outcome::failed), r.records.size());
+    const std::string summary = r.report.summary();
+    EXPECT_NE(summary.find("--resume"), std::string::npos) << summary;
+    for (const auto& rec : r.records) EXPECT_EQ(rec.message.find("S3CRET"), std::string::npos) << rec.message;
+    EXPECT_EQ(summary.find("S3CRET"), std::string::npos);
+    EXPECT_EQ(r.report.abort_reason.find("S3CRET"), std::string::npos);
+}
+
+TEST(Engine, FloodOfOnePermanentErrorStopsEarly) {
+    auto m = mock_options();
+    m.outside_prefixes = {"+1555"};
+    MockServer server(m);
+    auto o = options_for(server);
+    const auto r = run(o, distinct_rows(3000));
+    EXPECT_TRUE(r.report.aborted);
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_aborted);
+    EXPECT_NE(r.report.abort_reason.find("HTTP 403 (2005)"), std::string::npos) << r.report.abort_reason;
+    EXPECT_GE(count(r.records, Outcome::rejected), 50u);
+    EXPECT_LT(server.stats().requests, 100u);
+    EXPECT_EQ(r.records.size(), r.report.rows_read);
+}
+
+TEST(Engine, StopRequestLetsInFlightRequestsFinishAndRecordsEveryRowRead) {
+    auto m = mock_options();
+    m.latency_ms = 300;
+    MockServer server(m);
+    auto o = options_for(server);
+    cardsync::StopSignal stop;
+    std::thread stopper([&stop] {
+        std::this_thread::sleep_for(100ms);
+        stop.request_stop();
+    });
+    const auto r = run(o, distinct_rows(1000), &stop);
+    stopper.join();
+    EXPECT_TRUE(r.report.interrupted);
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_interrupted);
+    EXPECT_EQ(r.records.size(), r.report.rows_read);
+    EXPECT_EQ(count(r.records, Outcome::updated), 4u) << "the four in flight finished within the grace period";
+    EXPECT_EQ(server.stats().requests, 4u);
+    for (const auto& rec : r.records) {
+        if (rec.outcome == Outcome::failed) {
+            EXPECT_EQ(rec.message, "interrupted before it was sent");
+        }
+    }
+}
+
+TEST(Engine, GracePeriodCutsOffSlowAnswers) {
+    auto m = mock_options();
+    m.latency_ms = 3000;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.grace = 200ms;
+    cardsync::StopSignal stop;
+    std::thread stopper([&stop] {
+        std::this_thread::sleep_for(100ms);
+        stop.request_stop();
+    });
+    const auto r = run(o, distinct_rows(50), &stop);
+    stopper.join();
+    EXPECT_LT(r.report.elapsed_s, 2.0);
+    EXPECT_EQ(r.records.size(), r.report.rows_read);
+    EXPECT_EQ(count(r.records, Outcome::updated), 0u);
+    std::size_t cut = 0;
+    for (const auto& rec : r.records) cut += rec.message == "interrupted before an answer";
+    EXPECT_EQ(cut, 4u);
+}
+
+// --- transport -----------------------------------------------------------------------------------
+
+TEST(Engine, PipeliningOnlyWhenAsked) {
+    for (int depth : {1, 8}) {
+        SCOPED_TRACE(depth);
+        auto m = mock_options();
+        m.latency_ms = 20;
+        MockServer server(m);
+        auto o = options_for(server);
+        o.connections = 1;
+        o.pipeline = depth;
+        const auto r = run(o, distinct_rows(40));
+        EXPECT_EQ(count(r.records, Outcome::updated), 40u) << r.report.summary();
+        const auto s = server.stats();
+        EXPECT_EQ(s.connections_max, 1u);
+        if (depth == 1) {
+            EXPECT_EQ(s.in_flight_max, 1u);
+        } else {
+            EXPECT_GT(s.in_flight_max, 1u);
+        }
+        EXPECT_LE(s.in_flight_max, static_cast<std::uint64_t>(depth));
+    }
+}
+
+TEST(Engine, TlsIsVerifiedAgainstTheGivenCertificate) {
+    TempDir dir;
+    auto m = mock_options();
+    m.tls = true;
+    m.write_cert_to = dir.file("cert.pem");
+    MockServer server(m);
+    auto o = options_for(server);
+    ASSERT_EQ(o.base_url.rfind("https://127.0.0.1:", 0), 0u) << o.base_url;
+
+    const auto refused = run(o, distinct_rows(20));  // the system store does not know the simulator's cert
+    EXPECT_TRUE(refused.report.aborted);
+    EXPECT_NE(refused.report.abort_reason.find("certificate"), std::string::npos) << refused.report.abort_reason;
+    EXPECT_NE(refused.report.abort_reason.find("--cacert"), std::string::npos);
+    EXPECT_EQ(server.stats().requests, 0u);
+
+    o.cacert = dir.file("cert.pem");
+    const auto trusted = run(o, distinct_rows(20));
+    EXPECT_EQ(count(trusted.records, Outcome::updated), 20u) << trusted.report.summary();
+
+    auto insecure = options_for(server);
+    insecure.insecure = true;
+    std::string warned;
+    insecure.warn = [&warned](std::string_view w) { warned += w; };
+    const auto unverified = run(insecure, distinct_rows(5));
+    EXPECT_EQ(count(unverified.records, Outcome::updated), 5u);
+    EXPECT_NE(warned.find("NOT verified"), std::string::npos);
+}
+
+TEST(Engine, TlsHostNameMustMatch) {
+    TempDir dir;
+    auto m = mock_options();
+    m.tls = true;
+    m.write_cert_to = dir.file("cert.pem");
+    MockServer server(m);
+    auto o = options_for(server);
+    o.cacert = dir.file("cert.pem");
+    // The certificate names IP 127.0.0.1 and DNS localhost: a name is checked as well as an address.
+    o.base_url = "https://localhost:" + std::to_string(server.port()) + "/api/partner";
+    const auto r = run(o, distinct_rows(3));
+    EXPECT_EQ(count(r.records, Outcome::updated), 3u) << r.report.summary();
+}
+
+TEST(Engine, UnreachableServerAbortsQuickly) {
+    std::uint16_t port = 0;
+    {
+        MockServer server(mock_options());
+        port = server.port();
+    }  // nothing listens there now
+    ApplyOptions o;
+    o.base_url = "http://127.0.0.1:" + std::to_string(port) + "/api/partner";
+    o.api_key = "k";
+    o.rate = 0;
+    o.handle_signals = false;
+    o.warn = [](std::string_view) {};
+    const auto r = run(o, distinct_rows(1000));
+    EXPECT_TRUE(r.report.aborted);
+    EXPECT_NE(r.report.abort_reason.find("cannot reach"), std::string::npos) << r.report.abort_reason;
+    EXPECT_EQ(r.records.size(), r.report.rows_read);
+}
+
+TEST(Engine, BadOptionsAreRefusedBeforeAnythingIsSent) {
+    ApplyOptions o;
+    o.api_key = "k";
+    o.base_url = "http://api.example.com/api/partner";
+    EXPECT_THROW(run(o, distinct_rows(1)), std::invalid_argument);
+    o.base_url = "https://api.example.com/api/partner";
+    o.api_key.clear();
+    EXPECT_THROW(run(o, distinct_rows(1)), std::invalid_argument);
+}
+
+// --- the binary as a child process -----------------------------------------------------------------
+
+struct Child {
+    pid_t pid = -1;
+};
+
+// Starts `argv` with stdin from `input_path`, stdout/stderr to files, `env` added. posix_spawn, not
+// fork: a forked child would count the test process's pages (the simulator's cards) in its peak RSS.
+Child spawn(const std::vector<std::string>& argv, const std::string& input_path, const std::string& out_path,
+            const std::string& err_path, const std::vector<std::string>& env) {
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, 0, input_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&files, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&files, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> environment = env;
+    for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+    std::vector<char*> envp, args;
+    for (auto& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    Child c;
+    if (posix_spawn(&c.pid, args[0], &files, nullptr, args.data(), envp.data()) != 0) c.pid = -1;
+    posix_spawn_file_actions_destroy(&files);
+    return c;
+}
+
+struct Exit {
+    int code = -1;
+    long max_rss_kb = 0;
+};
+
+Exit wait_child(const Child& c) {
+    int status = 0;
+    rusage usage{};
+    while (wait4(c.pid, &status, 0, &usage) < 0 && errno == EINTR) {}
+    Exit e;
+    e.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    e.max_rss_kb = usage.ru_maxrss;
+    return e;
+}
+
+std::size_t line_count(const std::string& path) {
+    const auto text = cardsync::test::read_file(path);
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// Waits until `path` holds at least `lines` lines (or 10 s pass).
+void wait_for_lines(const std::string& path, std::size_t lines) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (line_count(path) < lines && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(10ms);
+}
+
+TEST(EngineProcess, SigintGivesExit130AndARecordForEveryRowRead) {
+    TempDir dir;
+    MockServer server(mock_options());
+    cardsync::test::write_file(dir.file("rows.csv"), distinct_rows(3000));
+    const auto results = dir.file("results.ndjson");
+    const Child c = spawn({bin, "apply", dir.file("rows.csv"), "--base-url", server.api_url(), "--rate", "300",
+                           "--results", results, "--budget", "off"},
+                          "/dev/null", dir.file("out"), dir.file("err"), {"LINQ_API_V3_API_KEY=mock-key"});
+    wait_for_lines(results, 100);
+    kill(c.pid, SIGINT);
+    const Exit e = wait_child(c);
+    EXPECT_EQ(e.code, cardsync::exit_interrupted);
+    const auto err = cardsync::test::read_file(dir.file("err"));
+    EXPECT_NE(err.find("interrupted"), std::string::npos) << err;
+    EXPECT_NE(err.find("--resume"), std::string::npos) << err;
+    const auto records = read_records(results);
+    ASSERT_GT(records.size(), 100u);
+    EXPECT_LT(records.size(), 3000u);
+    std::set<std::uint64_t> lines;
+    for (const auto& r : records) lines.insert(r.line);
+    EXPECT_EQ(lines.size(), records.size()) << "one record per row";
+    EXPECT_EQ(*lines.begin(), 2u);
+    EXPECT_EQ(*lines.rbegin(), 1 + records.size()) << "every row read has its record, none skipped";
+    EXPECT_EQ(server.stats().requests, count(records, Outcome::updated));
+}
+
+TEST(EngineProcess, ResumeAfterKill9FinishesTheJobAndResendsNothingRecordedUpdated) {
+    TempDir dir;
+    MockServer server(mock_options());
+    constexpr int rows = 3000;
+    cardsync::test::write_file(dir.file("rows.csv"), distinct_rows(rows));
+    const auto results = dir.file("results.ndjson");
+    const std::vector<std::string> env = {"LINQ_API_V3_API_KEY=mock-key"};
+    const std::vector<std::string> base = {bin, "apply", dir.file("rows.csv"), "--base-url", server.api_url(),
+                                           "--results", results, "--budget", "off"};
+    auto first = base;
+    first.insert(first.end(), {"--rate", "500"});
+    const Child c = spawn(first, "/dev/null", dir.file("out"), dir.file("err"), env);
+    wait_for_lines(results, 400);
+    kill(c.pid, SIGKILL);
+    EXPECT_EQ(wait_child(c).code, 128 + SIGKILL);
+
+    const auto before = read_records(results);  // a torn last line is not returned
+    const std::size_t updated_before = count(before, Outcome::updated);
+    ASSERT_GT(updated_before, 300u);
+    ASSERT_LT(updated_before, static_cast<std::size_t>(rows));
+    const auto requests_before = server.stats().requests;
+    EXPECT_GE(requests_before, updated_before);
+
+    auto second = base;
+    second.insert(second.end(), {"--resume", "--rate", "0"});
+    const Child c2 = spawn(second, "/dev/null", dir.file("out2"), dir.file("err2"), env);
+    const Exit e2 = wait_child(c2);
+    EXPECT_EQ(e2.code, cardsync::exit_ok) << cardsync::test::read_file(dir.file("err2"));
+
+    const auto requests_resumed = server.stats().requests - requests_before;
+    EXPECT_EQ(requests_resumed, rows - updated_before) << "nothing recorded as updated was sent again";
+    const auto after = read_records(results);
+    const std::vector<ResultRecord> resumed(after.begin() + static_cast<std::ptrdiff_t>(before.size()), after.end());
+    EXPECT_EQ(resumed.size(), static_cast<std::size_t>(rows)) << "the resumed run records every row once";
+    EXPECT_EQ(count(resumed, Outcome::skipped), updated_before);
+    EXPECT_EQ(count(resumed, Outcome::updated), rows - updated_before);
+    EXPECT_EQ(cards(server).size(), static_cast<std::size_t>(rows));
+}
+
+TEST(EngineProcess, LargeInputThroughStdinRunsInFlatMemory) {
+    TempDir dir;
+    MockServer server(mock_options());
+    // The child's own peak (VmHWM, printed in its summary): a spawned child's rusage would also
+    // count the pages of this test process, the simulator's cards included.
+    auto peak_kib = [&](int rows) -> long {
+        cardsync::test::write_file(dir.file("rows.csv"), distinct_rows(rows));
+        const Child c = spawn({bin, "apply", "-", "--format", "csv", "--base-url", server.api_url(), "--rate", "0",
+                               "--max-attempts", "1", "--connections", "64", "--budget", "off", "--results",
+                               dir.file("results.ndjson")},
+                              dir.file("rows.csv"), dir.file("out"), dir.file("err"), {"LINQ_API_V3_API_KEY=mock-key"});
+        const Exit e = wait_child(c);
+        const auto err = cardsync::test::read_file(dir.file("err"));
+        EXPECT_EQ(e.code, cardsync::exit_ok) << err;
+        EXPECT_EQ(line_count(dir.file("results.ndjson")), static_cast<std::size_t>(rows));
+        const auto at = err.find("peak memory ");
+        if (at == std::string::npos) {
+            ADD_FAILURE() << err;
+            return 0;
+        }
+        return static_cast<long>(std::stod(err.substr(at + 12)) * 1024);
+    };
+    const long small = peak_kib(20'000);
+    const long large = peak_kib(200'000);
+    RecordProperty("peak_rss_kib_20k", std::to_string(small));
+    RecordProperty("peak_rss_kib_200k", std::to_string(large));
+    std::printf("peak RSS: 20k rows %ld KiB, 200k rows %ld KiB\n", small, large);
+    EXPECT_GT(small, 0);
+    EXPECT_LT(large, small + 4 * 1024) << "ten times the rows, about the same memory";
+}
+
+}  // namespace
