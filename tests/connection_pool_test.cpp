@@ -1,0 +1,349 @@
+// The connection pool against a scripted raw-socket server on 127.0.0.1: what it reports when the
+// server reuses, closes, stalls, truncates or garbles, and how pipelined requests are matched.
+#include "cardsync/connection_pool.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using cardsync::ConnectionPool;
+using cardsync::Exchange;
+using cardsync::TransportError;
+
+// Serves connections one after another on its own thread; `script(k, fd)` plays connection k.
+class ScriptServer {
+public:
+    using Script = std::function<void(int connection, int fd)>;
+    explicit ScriptServer(Script script) : script_(std::move(script)) {
+        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        ::listen(listener_, 16);
+        socklen_t len = sizeof addr;
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~ScriptServer() {
+        stopping_ = true;
+        ::shutdown(listener_, SHUT_RDWR);
+        ::close(listener_);
+        thread_.join();
+    }
+    std::uint16_t port() const { return port_; }
+    int connections() const { return accepted_; }
+
+private:
+    void serve() {
+        for (int k = 0; !stopping_; ++k) {
+            const int fd = ::accept(listener_, nullptr, nullptr);
+            if (fd < 0) return;
+            ++accepted_;
+            script_(k, fd);
+            ::close(fd);
+        }
+    }
+    Script script_;
+    int listener_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> accepted_{0};
+    std::thread thread_;
+};
+
+// Reads one request head (our requests here have no body); false when the client closed.
+bool read_request(int fd) {
+    std::string head;
+    char c;
+    while (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
+        if (::read(fd, &c, 1) != 1) return false;
+        head += c;
+    }
+    return true;
+}
+
+void send_text(int fd, const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const auto n = ::write(fd, text.data() + done, text.size() - done);
+        if (n <= 0) return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+// Waits until the client closes (or 5 s pass).
+void drain_until_closed(int fd) {
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[256];
+    while (::read(fd, buf, sizeof buf) > 0) {}
+}
+
+const std::string card_body = R"({"phone_number":"+15551234567","first_name":"Ann","is_active":true})";
+
+std::string ok(bool close = false) {
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(card_body.size()) +
+           (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + card_body;
+}
+
+const std::string request = "PATCH /v3/contact_card?phone_number=%2B15551234567 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Content-Length: 0\r\n\r\n";
+
+// Drives a pool on the test thread until `want` exchanges arrived (or 10 s pass).
+struct Harness {
+    explicit Harness(std::uint16_t port, int pipeline = 1, std::chrono::milliseconds timeout = 5000ms) {
+        cardsync::PoolOptions o;
+        o.endpoint.tls = false;
+        o.endpoint.host = "127.0.0.1";
+        o.endpoint.port = std::to_string(port);
+        o.endpoint.host_header = "127.0.0.1";
+        o.connections = 1;
+        o.pipeline = pipeline;
+        o.attempt_timeout = timeout;
+        o.connect_timeout = 2s;
+        pool.emplace(io, o, [this](Exchange&& ex) { got.push_back(std::move(ex)); });
+    }
+    void submit(std::uint64_t id) { pool->submit(id, request); }
+    void wait_for(std::size_t want) {
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (got.size() < want && std::chrono::steady_clock::now() < give_up) io.run_one_for(50ms);
+    }
+    void idle(std::chrono::milliseconds d) {
+        const auto until = std::chrono::steady_clock::now() + d;
+        while (std::chrono::steady_clock::now() < until) io.run_one_for(10ms);
+    }
+    ~Harness() {
+        pool->shutdown();
+        io.run_for(100ms);  // let the coroutines see the shutdown
+    }
+    boost::asio::io_context io;
+    std::optional<ConnectionPool> pool;
+    std::vector<Exchange> got;
+};
+
+TEST(ConnectionPool, KeepAliveReusesOneConnectionAndMatchesAnswersInOrder) {
+    ScriptServer server([](int, int fd) {
+        while (read_request(fd)) send_text(fd, ok());
+    });
+    Harness h(server.port());
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+        h.submit(id);
+        h.wait_for(id);
+    }
+    ASSERT_EQ(h.got.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(h.got[i].id, i + 1);
+        EXPECT_EQ(h.got[i].status, 200);
+        EXPECT_EQ(h.got[i].api.kind, cardsync::BodyKind::card);
+        EXPECT_EQ(h.got[i].api.card.first_name, "Ann");
+        EXPECT_EQ(h.got[i].reused, i > 0);
+    }
+    EXPECT_EQ(h.pool->stats().connects, 1u);
+    EXPECT_EQ(server.connections(), 1);
+    EXPECT_EQ(h.pool->in_flight(), 0u);
+}
+
+TEST(ConnectionPool, PipelinedRequestsAreWrittenBeforeTheFirstAnswer) {
+    ScriptServer server([](int, int fd) {
+        // answer only once all three requests have arrived
+        for (int i = 0; i < 3; ++i) read_request(fd);
+        send_text(fd, ok() + ok() + ok());
+        drain_until_closed(fd);
+    });
+    Harness h(server.port(), 3);
+    for (std::uint64_t id = 1; id <= 3; ++id) h.submit(id);
+    EXPECT_FALSE(h.pool->has_capacity());
+    h.wait_for(3);
+    ASSERT_EQ(h.got.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(h.got[i].id, i + 1);
+        EXPECT_EQ(h.got[i].status, 200);
+    }
+    EXPECT_EQ(h.pool->stats().max_in_flight, 3);
+}
+
+TEST(ConnectionPool, IdleConnectionClosedByServerIsReplacedQuietly) {
+    ScriptServer server([](int, int fd) {
+        if (read_request(fd)) send_text(fd, ok());  // then close: an idle timeout
+    });
+    Harness h(server.port());
+    h.submit(1);
+    h.wait_for(1);
+    h.idle(100ms);  // the pool notices the close while idle
+    h.submit(2);
+    h.wait_for(2);
+    ASSERT_EQ(h.got.size(), 2u);
+    EXPECT_EQ(h.got[1].status, 200);
+    EXPECT_FALSE(h.got[1].reused) << "sent on the new connection";
+    EXPECT_EQ(h.pool->stats().connects, 2u);
+    EXPECT_GE(h.pool->stats().closes_by_server, 1u);
+}
+
+TEST(ConnectionPool, RequestLostOnAReusedConnectionSaysNoAnswerStarted) {
+    ScriptServer server([](int k, int fd) {
+        if (k > 0) return;
+        if (read_request(fd)) send_text(fd, ok());
+        read_request(fd);  // the second request arrives, and the connection dies unanswered
+    });
+    Harness h(server.port());
+    h.submit(1);
+    h.wait_for(1);
+    h.submit(2);
+    h.wait_for(2);
+    ASSERT_EQ(h.got.size(), 2u);
+    const Exchange& lost = h.got[1];
+    EXPECT_EQ(lost.status, 0);
+    EXPECT_EQ(lost.error, TransportError::read);
+    EXPECT_TRUE(lost.reused);
+    EXPECT_FALSE(lost.answer_started);
+    EXPECT_FALSE(lost.unprocessed);
+}
+
+TEST(ConnectionPool, ConnectionCloseAnswerLeavesThePipelinedRestUnprocessed) {
+    ScriptServer server([](int k, int fd) {
+        if (k > 0) {
+            while (read_request(fd)) send_text(fd, ok());
+            return;
+        }
+        for (int i = 0; i < 3; ++i) read_request(fd);
+        send_text(fd, ok(true));
+    });
+    Harness h(server.port(), 3);
+    for (std::uint64_t id = 1; id <= 3; ++id) h.submit(id);
+    h.wait_for(3);
+    ASSERT_EQ(h.got.size(), 3u);
+    EXPECT_EQ(h.got[0].id, 1u);
+    EXPECT_EQ(h.got[0].status, 200);
+    for (std::size_t i = 1; i < 3; ++i) {
+        EXPECT_EQ(h.got[i].status, 0);
+        EXPECT_TRUE(h.got[i].unprocessed);
+        EXPECT_NE(h.got[i].error_detail.find("Connection: close"), std::string::npos);
+    }
+}
+
+struct BrokenAnswer {
+    const char* name;
+    std::string bytes;  // sent after reading the request; then the connection closes
+    TransportError error;
+    bool answer_started;
+    const char* detail;
+};
+
+TEST(ConnectionPool, BrokenAnswersAreClassified) {
+    const BrokenAnswer cases[] = {
+        {"closed before answering", "", TransportError::read, false, "before answering"},
+        {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"phone", TransportError::truncated, true,
+         "middle of the answer"},
+        {"truncated head", "HTTP/1.1 200 OK\r\nContent-Le", TransportError::truncated, true, "middle of the answer"},
+        {"not HTTP", "SSH-2.0-OpenSSH_9.2\r\n\r\n", TransportError::garbled, true, "not valid HTTP"},
+        {"body over 1 MiB", "HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n{", TransportError::garbled, true,
+         "over 1 MiB"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        ScriptServer server([&c](int, int fd) {
+            if (read_request(fd)) send_text(fd, c.bytes);
+        });
+        Harness h(server.port());
+        h.submit(7);
+        h.wait_for(1);
+        ASSERT_EQ(h.got.size(), 1u);
+        EXPECT_EQ(h.got[0].id, 7u);
+        EXPECT_EQ(h.got[0].status, 0);
+        EXPECT_EQ(h.got[0].error, c.error) << cardsync::to_string(h.got[0].error) << ": " << h.got[0].error_detail;
+        EXPECT_EQ(h.got[0].answer_started, c.answer_started);
+        EXPECT_FALSE(h.got[0].reused);
+        EXPECT_NE(h.got[0].error_detail.find(c.detail), std::string::npos) << h.got[0].error_detail;
+    }
+}
+
+TEST(ConnectionPool, SilentServerTimesOutTheAttempt) {
+    ScriptServer server([](int, int fd) {
+        if (read_request(fd)) drain_until_closed(fd);  // never answers
+    });
+    Harness h(server.port(), 1, 200ms);
+    const auto start = std::chrono::steady_clock::now();
+    h.submit(1);
+    h.wait_for(1);
+    ASSERT_EQ(h.got.size(), 1u);
+    EXPECT_EQ(h.got[0].error, TransportError::timeout);
+    EXPECT_TRUE(h.got[0].answer_started) << "a timed-out request is never resent for free";
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+    EXPECT_EQ(h.pool->stats().timeouts, 1u);
+}
+
+TEST(ConnectionPool, RefusedConnectionIsAConnectError) {
+    std::uint16_t port = 0;
+    {
+        ScriptServer gone([](int, int) {});
+        port = gone.port();
+    }
+    Harness h(port);
+    h.submit(1);
+    h.wait_for(1);
+    ASSERT_EQ(h.got.size(), 1u);
+    EXPECT_EQ(h.got[0].error, TransportError::connect);
+    EXPECT_NE(h.got[0].error_detail.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << h.got[0].error_detail;
+    EXPECT_EQ(h.pool->stats().connect_failures, 1u);
+}
+
+TEST(ConnectionPool, HintsAndLocationAreHandedOver) {
+    ScriptServer server([](int, int fd) {
+        const std::string envelope = R"({"success":false,"error":{"status":503,"code":4004,"message":"slow down"}})";
+        if (read_request(fd))
+            send_text(fd, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nretry-after-ms: 1500\r\n"
+                          "x-should-retry: false\r\nContent-Length: " + std::to_string(envelope.size()) + "\r\n\r\n" + envelope);
+        if (read_request(fd)) send_text(fd, "HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere.example/\r\nContent-Length: 0\r\n\r\n");
+        drain_until_closed(fd);
+    });
+    Harness h(server.port());
+    h.submit(1);
+    h.wait_for(1);
+    h.submit(2);
+    h.wait_for(2);
+    ASSERT_EQ(h.got.size(), 2u);
+    EXPECT_EQ(h.got[0].status, 503);
+    EXPECT_EQ(h.got[0].retry_after, "7");
+    EXPECT_EQ(h.got[0].retry_after_ms, "1500");
+    EXPECT_EQ(h.got[0].should_retry, "false");
+    EXPECT_EQ(h.got[0].api.kind, cardsync::BodyKind::error_envelope);
+    EXPECT_EQ(h.got[0].api.error_code, 4004);
+    EXPECT_EQ(h.got[1].status, 301);
+    EXPECT_EQ(h.got[1].location, "https://elsewhere.example/");
+}
+
+TEST(ConnectionPool, UnreadableCaFileIsRefusedUpFront) {
+    boost::asio::io_context io;
+    cardsync::PoolOptions o;
+    o.endpoint.tls = true;
+    o.endpoint.host = "127.0.0.1";
+    o.endpoint.port = "443";
+    o.cacert = "/nonexistent/ca.pem";
+    try {
+        ConnectionPool pool(io, o, [](Exchange&&) {});
+        ADD_FAILURE() << "accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/ca.pem"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
