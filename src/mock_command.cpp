@@ -145,8 +145,8 @@ int run_mock_command(const MockOptions& options) {
         std::string statuses;
         for (const auto& [code, count] : s.by_status) statuses += fmt::format("{}{} x{}", statuses.empty() ? "" : ", ", code, count);
         fmt::print(stderr,
-                   "cardsync mock: stopped: {} requests ({}), {} writes applied, {} connections ({} refused), "
-                   "{} cards\n",
+                   "cardsync mock: stopped after {} requests ({}); writes applied: {}; connections: {} ({} refused); "
+                   "cards: {}\n",
                    s.requests, statuses.empty() ? "none" : statuses, s.writes_applied, s.connections_total,
                    s.connections_refused, std::count(cards.begin(), cards.end(), '\n'));
     } catch (const std::exception& e) {
