@@ -159,6 +159,39 @@ struct PendingAnswer {
 tcp::socket& socket_of(tcp::socket& s) { return s; }
 tcp::socket& socket_of(TlsStream& s) { return s.next_layer(); }
 
+// Parks one coroutine until notify(): a condition variable for coroutines on one thread, cheaper
+// than a steady_timer set to "never" (no timer queue, no timerfd updates on every wait).
+class Wakeup {
+public:
+    template <class Token>
+    auto async_wait(Token&& token) {
+        return asio::async_initiate<Token, void()>(
+            [this](auto handler) { parked_ = std::make_unique<Parked<decltype(handler)>>(std::move(handler)); },
+            token);
+    }
+    void notify() {
+        if (!parked_) return;
+        auto parked = std::move(parked_);
+        parked->resume();
+    }
+
+private:
+    struct ParkedBase {
+        virtual ~ParkedBase() = default;
+        virtual void resume() = 0;
+    };
+    template <class Handler>
+    struct Parked final : ParkedBase {
+        explicit Parked(Handler h) : handler(std::move(h)) {}
+        void resume() override {
+            auto executor = asio::get_associated_executor(handler);
+            asio::post(executor, std::move(handler));
+        }
+        Handler handler;
+    };
+    std::unique_ptr<ParkedBase> parked_;
+};
+
 struct ConnectionBase {
     virtual ~ConnectionBase() = default;
     virtual void abort() = 0;  // close now: pending reads, writes and waits end
@@ -178,7 +211,9 @@ struct ServerCore {
     std::optional<asio::ssl::context> tls;
     std::string certificate_pem;
     std::string host;                               // for base_url
-    asio::io_context ioc{1};
+    // One thread; sockets, timers and the acceptor are only touched on it, so the reactor may skip
+    // its per-descriptor locks. Posting from other threads (stop, the queries) stays safe.
+    asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     tcp::acceptor acceptor{ioc};
     std::uint16_t port = 0;
     std::thread thread;
@@ -195,8 +230,7 @@ struct Connection final : ConnectionBase {
     Connection(Impl& impl, Args&&... args)
         : impl(impl),
           stream(std::forward<Args>(args)...),
-          writer_wake(stream.get_executor()),
-          reader_wake(stream.get_executor()) {
+          timer(stream.get_executor()) {
         impl.connections.insert(this);
         impl.api.traffic.connection_opened();
     }
@@ -211,8 +245,9 @@ struct Connection final : ConnectionBase {
         closed = true;
         error_code ec;
         socket_of(stream).close(ec);
-        writer_wake.cancel();
-        reader_wake.cancel();
+        timer.cancel();
+        writer_wakeup.notify();
+        reader_wakeup.notify();
     }
     std::string spare_string() {
         if (spare.empty()) return {};
@@ -224,21 +259,22 @@ struct Connection final : ConnectionBase {
 
     Impl& impl;
     Stream stream;
-    asio::steady_timer writer_wake;                 // wakes an idle writer, or holds it until an answer is due
-    asio::steady_timer reader_wake;                 // wakes a reader paused on a full FIFO; the linger guard
+    asio::steady_timer timer;                       // the writer's: holds it until an answer is due; the linger guard
+    Wakeup writer_wakeup;                           // an idle writer waits here for an answer
+    Wakeup reader_wakeup;                           // a reader paused on a full FIFO waits here
     beast::flat_buffer in;
     RequestScratch scratch;
     std::deque<PendingAnswer> pending;              // answers in request order
     std::vector<std::string> spare;                 // recycled answer buffers
     std::string out;                                // what one write sends
     std::uint64_t answers = 0;                      // for close_every
-    bool reading_done = false, closed = false, writer_idle = false, reader_paused = false;
+    bool reading_done = false, closed = false;
 };
 
 template <class Stream>
 void push_answer(Connection<Stream>& c, PendingAnswer p) {
     c.pending.push_back(std::move(p));
-    if (c.writer_idle) c.writer_wake.cancel();
+    c.writer_wakeup.notify();
 }
 
 // Hands the parsed request to MockApi and queues its answer. False: the connection ends after it.
@@ -291,8 +327,8 @@ void queue_malformed(Connection<Stream>& c, const error_code& ec) {
 // Closes a connection that has not finished closing by itself within `after`.
 template <class Stream>
 asio::awaitable<void> close_later(std::shared_ptr<Connection<Stream>> c, Clock::duration after) {
-    c->reader_wake.expires_after(after);
-    auto [ec] = co_await c->reader_wake.async_wait(nothrow);
+    c->timer.expires_after(after);
+    auto [ec] = co_await c->timer.async_wait(nothrow);
     if (!ec) c->abort();
 }
 
@@ -307,13 +343,13 @@ asio::awaitable<void> close_gracefully(std::shared_ptr<Connection<tcp::socket>> 
         auto [read_ec, n] = co_await c->stream.async_read_some(asio::buffer(sink), nothrow);
         if (read_ec) break;
     }
-    c->reader_wake.cancel();
+    c->timer.cancel();
 }
 
 asio::awaitable<void> close_gracefully(std::shared_ptr<Connection<TlsStream>> c) {
     asio::co_spawn(c->stream.get_executor(), close_later(c, linger), asio::detached);
     co_await c->stream.async_shutdown(nothrow);  // close_notify, then the peer's
-    c->reader_wake.cancel();
+    c->timer.cancel();
 }
 
 template <class Stream>
@@ -322,16 +358,13 @@ asio::awaitable<void> write_answers(std::shared_ptr<Connection<Stream>> c) {
     while (!c->closed) {
         if (c->pending.empty()) {
             if (c->reading_done) break;
-            c->writer_idle = true;
-            c->writer_wake.expires_at(Clock::time_point::max());
-            co_await c->writer_wake.async_wait(nothrow);
-            c->writer_idle = false;
+            co_await c->writer_wakeup.async_wait(asio::use_awaitable);
             continue;
         }
         auto now = Clock::now();
         if (c->pending.front().ready > now) {  // latency: hold the head of the line
-            c->writer_wake.expires_at(c->pending.front().ready);
-            co_await c->writer_wake.async_wait(nothrow);
+            c->timer.expires_at(c->pending.front().ready);
+            co_await c->timer.async_wait(nothrow);
             continue;
         }
         // Everything due goes out in one write.
@@ -364,7 +397,7 @@ asio::awaitable<void> write_answers(std::shared_ptr<Connection<Stream>> c) {
         } else {
             traffic.answers_done(answered);
         }
-        if (c->reader_paused && c->pending.size() < pending_limit) c->reader_wake.cancel();
+        if (c->pending.size() < pending_limit) c->reader_wakeup.notify();
         if (finish) {
             if (!abrupt && !c->closed) co_await close_gracefully(c);
             break;
@@ -402,22 +435,34 @@ asio::awaitable<void> read_requests(std::shared_ptr<Connection<Stream>> c) {
         }
         if (!more) break;
         while (c->pending.size() >= pending_limit && !c->closed) {  // the client reads slower than it sends
-            c->reader_paused = true;
-            c->reader_wake.expires_at(Clock::time_point::max());
-            co_await c->reader_wake.async_wait(nothrow);
-            c->reader_paused = false;
+            co_await c->reader_wakeup.async_wait(asio::use_awaitable);
         }
         if (c->closed) break;
-        auto [ec, n] = co_await c->stream.async_read_some(c->in.prepare(read_size), nothrow);
-        if (ec) break;  // end of stream or error: answer what was asked, then close
+        std::size_t n = 0;
+        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+            // Wait for readability, then read without blocking: async_read_some would first try a
+            // speculative recv that, between requests of a keep-alive client, only returns EAGAIN.
+            auto [wait_ec] = co_await c->stream.async_wait(tcp::socket::wait_read, nothrow);
+            if (wait_ec) break;
+            error_code ec;
+            n = c->stream.read_some(c->in.prepare(read_size), ec);
+            if (ec == asio::error::would_block) continue;
+            if (ec) break;  // end of stream or error: answer what was asked, then close
+        } else {
+            auto [ec, got] = co_await c->stream.async_read_some(c->in.prepare(read_size), nothrow);
+            if (ec) break;
+            n = got;
+        }
         c->in.commit(n);
     }
     c->reading_done = true;
-    if (c->writer_idle) c->writer_wake.cancel();
+    c->writer_wakeup.notify();
 }
 
 asio::awaitable<void> serve_plain(Impl* impl, tcp::socket socket) {
     auto c = std::make_shared<Connection<tcp::socket>>(*impl, std::move(socket));
+    error_code ec;
+    c->stream.non_blocking(true, ec);  // read_some after wait_read must never block the thread
     asio::co_spawn(c->stream.get_executor(), write_answers(c), asio::detached);
     co_await read_requests(c);
 }
