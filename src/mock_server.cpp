@@ -438,21 +438,8 @@ asio::awaitable<void> read_requests(std::shared_ptr<Connection<Stream>> c) {
             co_await c->reader_wakeup.async_wait(asio::use_awaitable);
         }
         if (c->closed) break;
-        std::size_t n = 0;
-        if constexpr (std::is_same_v<Stream, tcp::socket>) {
-            // Wait for readability, then read without blocking: async_read_some would first try a
-            // speculative recv that, between requests of a keep-alive client, only returns EAGAIN.
-            auto [wait_ec] = co_await c->stream.async_wait(tcp::socket::wait_read, nothrow);
-            if (wait_ec) break;
-            error_code ec;
-            n = c->stream.read_some(c->in.prepare(read_size), ec);
-            if (ec == asio::error::would_block) continue;
-            if (ec) break;  // end of stream or error: answer what was asked, then close
-        } else {
-            auto [ec, got] = co_await c->stream.async_read_some(c->in.prepare(read_size), nothrow);
-            if (ec) break;
-            n = got;
-        }
+        auto [ec, n] = co_await c->stream.async_read_some(c->in.prepare(read_size), nothrow);
+        if (ec) break;  // end of stream or error: answer what was asked, then close
         c->in.commit(n);
     }
     c->reading_done = true;
@@ -461,8 +448,6 @@ asio::awaitable<void> read_requests(std::shared_ptr<Connection<Stream>> c) {
 
 asio::awaitable<void> serve_plain(Impl* impl, tcp::socket socket) {
     auto c = std::make_shared<Connection<tcp::socket>>(*impl, std::move(socket));
-    error_code ec;
-    c->stream.non_blocking(true, ec);  // read_some after wait_read must never block the thread
     asio::co_spawn(c->stream.get_executor(), write_answers(c), asio::detached);
     co_await read_requests(c);
 }
