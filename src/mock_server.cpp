@@ -24,6 +24,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <deque>
 #include <fstream>
@@ -220,6 +221,7 @@ struct ServerCore {
     std::promise<void> ended;
     std::mutex control;                             // serialises stop() and the queries
     bool stopped = false;
+    std::atomic<bool> running{true};                // false once the io thread returned
 };
 
 using Impl = ServerCore;
@@ -417,12 +419,17 @@ asio::awaitable<void> read_requests(std::shared_ptr<Connection<Stream>> c) {
             error_code ec;
             const std::size_t used = parser->put(c->in.data(), ec);
             c->in.consume(used);
-            if (ec == http::error::need_more) break;
+            if (ec == http::error::need_more || (!ec && used == 0 && !parser->is_done())) break;
             if (ec) {
                 queue_malformed(*c, ec);
                 more = false;
             } else if (parser->is_done()) {
-                more = queue_answer(*c, parser->keep_alive());
+                try {
+                    more = queue_answer(*c, parser->keep_alive());
+                } catch (const std::exception&) {  // out of memory, say: this connection ends, the server goes on
+                    c->abort();
+                    more = false;
+                }
                 parser.emplace(c->scratch);
             } else if (parser->is_header_done() && c->scratch.expect_continue) {
                 c->scratch.expect_continue = false;
@@ -567,7 +574,7 @@ void ServerCore::shutdown() {
 template <class F>
 auto ServerCore::query(F f) {
     std::lock_guard lock(control);
-    if (stopped) return f();
+    if (stopped || !running) return f();
     std::promise<decltype(f())> done;
     auto result = done.get_future();
     asio::post(ioc, [&] {
@@ -577,6 +584,8 @@ auto ServerCore::query(F f) {
             done.set_exception(std::current_exception());
         }
     });
+    while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+        if (!running) return f();  // the thread is gone: the posted query will never run
     return result.get();
 }
 
@@ -590,6 +599,7 @@ MockServer::MockServer(MockOptions options) : impl_(std::make_unique<Impl>(std::
     asio::co_spawn(impl_->ioc, accept_connections(impl_.get()), asio::detached);
     impl_->thread = std::thread([impl = impl_.get()] {
         impl->ioc.run();
+        impl->running = false;
         impl->ended.set_value();
     });
 }
