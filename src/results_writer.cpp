@@ -81,10 +81,9 @@ void append_csv_field(std::string& out, std::string_view text, std::string& scra
     out.push_back('"');
 }
 
-std::string describe(const std::string& path) { return path.empty() || path == "-" ? "standard output" : "'" + path + "'"; }
-
-[[noreturn]] void fail(std::string_view what, const std::string& path, int err) {
-    throw std::runtime_error(std::string(what) + " " + describe(path) + ": " + std::strerror(err));
+// `name` is how messages show the destination: "'out.csv'", "standard output", "file descriptor 4".
+[[noreturn]] void fail(std::string_view what, const std::string& name, int err) {
+    throw std::runtime_error(std::string(what) + " " + name + ": " + std::strerror(err));
 }
 
 }  // namespace
@@ -145,13 +144,13 @@ void append_record(std::string& out, const ResultRecord& r, ResultsFormat format
 }
 
 ResultsWriter::ResultsWriter(const std::string& path, ResultsFormat format, bool append)
-    : format_(format), path_(path) {
+    : format_(format), path_(path.empty() || path == "-" ? "standard output" : "'" + path + "'") {
     bool write_header = format == ResultsFormat::csv;
     if (path.empty() || path == "-") {
         fd_ = STDOUT_FILENO;
     } else {
         fd_ = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
-        if (fd_ < 0) fail("cannot open results file", path, errno);
+        if (fd_ < 0) fail("cannot open results file", path_, errno);
         owns_fd_ = true;
         struct stat st {};
         if (append && ::fstat(fd_, &st) == 0 && st.st_size > 0) write_header = false;
@@ -160,7 +159,7 @@ ResultsWriter::ResultsWriter(const std::string& path, ResultsFormat format, bool
     if (write_header) buffer_.append(header);
 }
 
-ResultsWriter::ResultsWriter(int fd, ResultsFormat format) : fd_(fd), format_(format), path_("fd " + std::to_string(fd)) {
+ResultsWriter::ResultsWriter(int fd, ResultsFormat format) : fd_(fd), format_(format), path_("file descriptor " + std::to_string(fd)) {
     buffer_.reserve(flush_threshold + 4096);
     if (format == ResultsFormat::csv) buffer_.append(header);
 }
@@ -182,7 +181,7 @@ void ResultsWriter::write(const ResultRecord& record) {
 void ResultsWriter::flush() {
     if (fd_ < 0) {
         if (buffer_.empty()) return;
-        throw std::runtime_error("results file " + describe(path_) + " is already closed");
+        throw std::runtime_error("results file " + path_ + " is already closed");
     }
     std::size_t done = 0;
     while (done < buffer_.size()) {

@@ -56,7 +56,7 @@ private:
     ResultsFormat format_;
     std::string buffer_;
     std::uint64_t count_ = 0;
-    std::string path_;
+    std::string path_;  ///< the destination as messages show it ("'out.csv'", "standard output")
 };
 
 }  // namespace cardsync
