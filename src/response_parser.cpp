@@ -313,7 +313,7 @@ ApiResponse ResponseParser::parse(std::string& body) {
         append_list(f.problem, {{!f.phone, "phone_number"}, {!f.first, "first_name"}, {!f.active, "is_active"}});
         f.problem += " (neither a contact card nor an error envelope)";
     }
-    return classified(BodyKind::unexpected, std::move(f.problem) + " (starts with '" + excerpt(body) + "')");
+    return classified(BodyKind::unexpected, std::move(f.problem) + "; the body starts with '" + excerpt(body) + "'");
 }
 
 }  // namespace cardsync
