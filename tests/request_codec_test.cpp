@@ -63,6 +63,17 @@ TEST(QueryValue, EveryByteRoundTripsUnderBothDecoders) {
     EXPECT_EQ(decode(enc, true), all);
 }
 
+TEST(HeaderValue, RejectsWhatWouldSplitTheRequest) {
+    EXPECT_TRUE(is_valid_header_value("sk_live_abc123"));
+    EXPECT_TRUE(is_valid_header_value("127.0.0.1:8080"));
+    EXPECT_TRUE(is_valid_header_value("a\tb"));
+    EXPECT_TRUE(is_valid_header_value(""));
+    using sv = std::string_view;
+    for (sv bad : {sv("key\n"), sv("key\r\nX-Evil: 1"), sv("k\0y", 3), sv("k\x7f"), sv("\x01")}) {
+        EXPECT_FALSE(is_valid_header_value(bad)) << bad;
+    }
+}
+
 TEST(Target, ContactCardPath) {
     EXPECT_EQ(contact_card_target("/api/partner", "+15551234567"),
               "/api/partner/v3/contact_card?phone_number=%2B15551234567");

@@ -42,6 +42,7 @@ public:
     void write(const ResultRecord& record);
     /// Writes out everything buffered (the engine calls this at least every few tens of ms).
     /// Throws std::runtime_error naming the path and the system's reason; what was not written stays buffered.
+    /// (A closed pipe is reported as EPIPE only if the program ignores SIGPIPE; otherwise it is killed.)
     void flush();
     /// Flushes and closes the file, throwing on failure (the destructor swallows errors; call this
     /// at the end of a run so a full disk is reported). Idempotent.
