@@ -119,7 +119,8 @@ void append_csv_field(std::string& out, std::string_view text, std::string& scra
 
 
 ResultsFormat results_format_from_path(std::string_view path) {
-    if (path.empty() || path == "-") return ResultsFormat::ndjson;
+    // Devices (/dev/null, /dev/stdout, /dev/fd/N) have no extension; they get the stdout format.
+    if (path.empty() || path == "-" || path.starts_with("/dev/")) return ResultsFormat::ndjson;
     if (ends_with_nocase(path, ".csv")) return ResultsFormat::csv;
     if (ends_with_nocase(path, ".ndjson") || ends_with_nocase(path, ".jsonl")) return ResultsFormat::ndjson;
     throw std::invalid_argument("results file '" + std::string(path) +

@@ -67,6 +67,8 @@ TEST(ResultsFormat, FromPath) {
     EXPECT_EQ(results_format_from_path("RESULTS.CSV"), ResultsFormat::csv);
     EXPECT_EQ(results_format_from_path("r.ndjson"), ResultsFormat::ndjson);
     EXPECT_EQ(results_format_from_path("r.jsonl"), ResultsFormat::ndjson);
+    EXPECT_EQ(results_format_from_path("/dev/null"), ResultsFormat::ndjson);
+    EXPECT_EQ(results_format_from_path("/dev/fd/3"), ResultsFormat::ndjson);
     for (std::string_view bad : {"results.txt", "results", "results.json", "csv"}) {
         EXPECT_THROW(results_format_from_path(bad), std::invalid_argument) << bad;
     }

@@ -14,7 +14,7 @@ namespace cardsync {
 enum class ResultsFormat { ndjson, csv };
 
 /// The format for a results path by extension (.csv -> csv, .ndjson/.jsonl -> ndjson);
-/// "-" or empty (stdout) -> ndjson. Throws std::invalid_argument for another extension.
+/// "-", empty (stdout) or a device under /dev/ -> ndjson. Throws std::invalid_argument for another extension.
 ResultsFormat results_format_from_path(std::string_view path);
 
 /// Appends one record in the given format (no header), with its trailing newline.
