@@ -18,12 +18,15 @@ public:
     virtual std::size_t read(char* out, std::size_t size) = 0;
     /// Total size when known (regular files), else 0; for progress as a share of bytes.
     virtual std::uint64_t size_hint() const noexcept { return 0; }
+    /// How messages name this input: the path, "stdin", or "input" for memory.
+    virtual std::string_view name() const noexcept { return "input"; }
 };
 
-/// Reads a file, or standard input when `path` is "-". Throws InputError when it cannot be opened.
+/// Reads a file, or standard input when `path` is "-", with read(2) straight into the caller's buffer.
+/// Throws InputError naming the path and the system's reason when it cannot be opened (or is a directory).
 std::unique_ptr<ByteSource> open_byte_source(const std::string& path);
 
-/// Serves bytes from a string it owns; `chunk` caps each read so tests can split records anywhere.
+/// Serves bytes from a string it owns; `chunk` (at least 1) caps each read so tests can split records anywhere.
 std::unique_ptr<ByteSource> memory_source(std::string data, std::size_t chunk = 1 << 16);
 
 }  // namespace cardsync
