@@ -1,6 +1,8 @@
 // MockApi: the simulator's contract, request by request, with an injected clock (no sockets).
 #include "cardsync/mock_api.hpp"
 
+#include "cardsync/response_parser.hpp"
+
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -544,6 +546,35 @@ TEST(MockApiStats, MalformedRequestsAreCounted) {
     EXPECT_EQ(sim.answer.status, 413);
     EXPECT_EQ(code_of(sim.answer.body), 1003);
     EXPECT_EQ(sim.api->stats().by_status.at(413), 1u);
+}
+
+TEST(MockApiInterop, AnswersParseWithTheClientsResponseParser) {
+    MockOptions o;
+    o.budget_calls = 1;
+    o.outside_prefixes = {"+1800"};
+    Sim sim(o);
+    ResponseParser parser;
+    sim.patch("%2B14155550101", R"({"last_name":"Johnson"})");
+    auto r = parser.parse(sim.answer.body);
+    ASSERT_EQ(r.kind, BodyKind::card) << r.error_message;
+    EXPECT_EQ(r.card.phone_number, "+14155550101");
+    EXPECT_EQ(r.card.last_name, "Johnson");
+    EXPECT_TRUE(r.card.is_active);
+
+    sim.patch("%2B14155550101", R"({"last_name":"Again"})");
+    r = parser.parse(sim.answer.body);
+    ASSERT_EQ(r.kind, BodyKind::error_envelope) << r.error_message;
+    EXPECT_EQ(r.error_status, 429);
+    EXPECT_EQ(r.error_code, 1007);
+    EXPECT_EQ(r.retry_after_s, 600.0);
+    EXPECT_EQ(r.trace_id.rfind("sim-", 0), 0u);
+
+    for (const char* query : {"+1", "%2B18005550199", "%2B14155550190"}) {
+        sim.patch(query, R"({"first_name":"A"})");
+        r = parser.parse(sim.answer.body);
+        EXPECT_EQ(r.kind, BodyKind::error_envelope) << query;
+        EXPECT_EQ(r.error_status, sim.answer.status) << query;
+    }
 }
 
 TEST(MockApiOptions, BadOptionsAreRefusedWithTheirName) {
