@@ -1,7 +1,7 @@
 #include "cardsync/card_store.hpp"
 
 #include "cardsync/json_text.hpp"
-#include "sim_e164.hpp"
+#include "cardsync/validate.hpp"
 
 #include <algorithm>
 #include <array>
@@ -151,7 +151,7 @@ std::vector<Card> load_cards_csv(const std::string& path) {
         };
         Card card;
         card.phone_number = cell(phone);
-        if (!detail::sim_is_e164(card.phone_number))
+        if (!is_e164(card.phone_number))
             throw std::runtime_error(path + ":" + std::to_string(record_line) + ": \"" + card.phone_number +
                                      "\" is not an E.164 number (+ then 2-15 digits)");
         card.first_name = cell(first);

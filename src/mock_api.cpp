@@ -1,7 +1,7 @@
 #include "cardsync/mock_api.hpp"
 
 #include "cardsync/json_text.hpp"
-#include "sim_e164.hpp"
+#include "cardsync/validate.hpp"
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -122,8 +122,7 @@ struct MockApi::Body {
 MockApi::MockApi(MockOptions options, Clock::time_point start)
     : options_(std::move(options)),
       start_(start),
-      budget_(options_.budget_calls,
-              std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.budget_window_s))),
+      account_bucket_(0, 1, start),
       body_(std::make_unique<Body>()) {
     const auto& o = options_;
     check_probability("fail_500", o.fail_500);
@@ -161,9 +160,10 @@ void MockApi::reset() {
     store_.clear();
     if (!options_.seed_cards_csv.empty())
         for (auto& card : load_cards_csv(options_.seed_cards_csv)) store_.put(std::move(card));
-    budget_.clear();
-    bucket_tokens_ = options_.account_burst > 0 ? options_.account_burst : std::max(1.0, options_.account_rate);
-    bucket_time_ = start_;
+    budget_ = NumberBudget(BudgetSpec{options_.budget_calls, seconds_to_duration(options_.budget_window_s)});
+    account_bucket_ = TokenBucket(options_.account_rate,
+                                  options_.account_burst > 0 ? options_.account_burst : std::max(1.0, options_.account_rate),
+                                  start_);
     random_state_ = options_.seed;
 }
 
@@ -301,7 +301,7 @@ void MockApi::serve_api(const ApiRequest& request, std::string_view path, std::s
             break;
         }
     }
-    if (have_number && !detail::sim_is_e164(number))
+    if (have_number && !is_e164(number))
         return answer_error(a, 400, 1002, fmt::format("Phone number must be in E.164 format: \"{}\"{}", number, e164_hint));
     if (have_number)
         for (const auto& prefix : options_.outside_prefixes)
@@ -310,27 +310,18 @@ void MockApi::serve_api(const ApiRequest& request, std::string_view path, std::s
 
     const bool write = method != get;
     if (write) {
-        if (auto wait = budget_.wait_needed(number, now)) {
+        if (const auto allowed_at = budget_.when_allowed(number, now); allowed_at > now) {
             ++budget_rejected_;
-            a.retry_after_s = whole_seconds_up(*wait);
+            a.retry_after_s = whole_seconds_up(allowed_at - now);
             return answer_error(a, 429, 1007,
                                 fmt::format("Rate limited: {} calls per {} s for {}. Try again in {} s", options_.budget_calls,
                                             options_.budget_window_s, number, a.retry_after_s));
         }
     }
-    if (options_.account_rate > 0) {
-        const double burst = options_.account_burst > 0 ? options_.account_burst : std::max(1.0, options_.account_rate);
-        const double elapsed = std::chrono::duration<double>(now - bucket_time_).count();
-        if (elapsed > 0) {
-            bucket_tokens_ = std::min(burst, bucket_tokens_ + elapsed * options_.account_rate);
-            bucket_time_ = now;
-        }
-        if (bucket_tokens_ < 1) {
-            ++account_rate_rejected_;
-            a.retry_after_s = 1;
-            return answer_error(a, 429, 1007, "Rate limited: account request rate exceeded. Try again in 1 s");
-        }
-        bucket_tokens_ -= 1;
+    if (!account_bucket_.try_take(now)) {
+        ++account_rate_rejected_;
+        a.retry_after_s = 1;
+        return answer_error(a, 429, 1007, "Rate limited: account request rate exceeded. Try again in 1 s");
     }
 
     // Faults, from the one draw u_fault over the stacked probabilities.
@@ -338,14 +329,14 @@ void MockApi::serve_api(const ApiRequest& request, std::string_view path, std::s
     double edge = options_.fail_500;
     if (u_fault < edge) {
         ++faults_500_;
-        if (write) budget_.record(number, now);
+        if (write) budget_.record_call(number, now);
         if (write && u_kind >= 0.5)
             return answer_error(a, 500, 2022, "The update did not complete; call this endpoint again");
         return answer_error(a, 500, 3006, "Internal server error");
     }
     if (u_fault < (edge += options_.fail_503)) {
         ++faults_503_;
-        if (write) budget_.record(number, now);
+        if (write) budget_.record_call(number, now);
         if (options_.fail_503_retry_after_s)
             a.retry_after_s = whole_seconds_up(std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::duration<double>(*options_.fail_503_retry_after_s)));
@@ -360,7 +351,7 @@ void MockApi::serve_api(const ApiRequest& request, std::string_view path, std::s
     }
     if (u_fault < (edge += options_.drop)) {
         ++faults_drop_;
-        if (write) budget_.record(number, now);
+        if (write) budget_.record_call(number, now);
         a.transport = ApiAnswer::Transport::drop;
         return;
     }
@@ -371,7 +362,7 @@ void MockApi::serve_api(const ApiRequest& request, std::string_view path, std::s
     }
 
     if (method == patch && !parse_body(request, body, a)) return;
-    if (write) budget_.record(number, now);
+    if (write) budget_.record_call(number, now);
 
     if (method == get) {
         if (have_number) {

@@ -1,6 +1,7 @@
 #include "cardsync/mock_command.hpp"
 
 #include "cardsync/cli.hpp"
+#include "cardsync/number_budget.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -27,19 +28,6 @@ double parse_duration_s(std::string_view text) {
     if (ec != std::errc() || end == text.data() || scale == 0 || !(value >= 0))
         throw std::invalid_argument(fmt::format("\"{}\" is not a duration (like 90, 1.5s, 500ms, 10m, 1h)", text));
     return value * scale;
-}
-
-std::pair<int, double> parse_mock_budget(std::string_view text) {
-    if (text == "0" || text == "off") return {0, 600};
-    const auto slash = text.find('/');
-    int calls = -1;
-    const auto count = text.substr(0, slash);
-    const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), calls);
-    if (slash == std::string_view::npos || ec != std::errc() || end != count.data() + count.size() || calls < 0)
-        throw std::invalid_argument(fmt::format("\"{}\" is not a budget CALLS/WINDOW (like 3/10m, or off)", text));
-    const double window = parse_duration_s(text.substr(slash + 1));
-    if (calls > 0 && !(window > 0)) throw std::invalid_argument(fmt::format("budget \"{}\": the window must be > 0", text));
-    return {calls, window};
 }
 
 void add_mock_options(CLI::App& cmd, MockOptions& o, const std::string& prefix) {
@@ -72,11 +60,10 @@ void add_mock_options(CLI::App& cmd, MockOptions& o, const std::string& prefix) 
     cmd.add_option_function<std::string>(
            name("budget"),
            [&o](const std::string& text) {
-               try {
-                   std::tie(o.budget_calls, o.budget_window_s) = parse_mock_budget(text);
-               } catch (const std::invalid_argument& e) {
-                   throw CLI::ValidationError(e.what());
-               }
+               const auto spec = parse_budget(text);
+               if (!spec) throw CLI::ValidationError(fmt::format("\"{}\" is not a budget CALLS/WINDOW (like 3/10m, or off)", text));
+               o.budget_calls = spec->calls;
+               o.budget_window_s = to_seconds(spec->window);
            },
            "Per-number write budget CALLS/WINDOW shared by POST and PATCH, then 429 (default 3/10m; off)")
         ->group(group);
@@ -145,8 +132,8 @@ int run_mock_command(const MockOptions& options) {
         std::string statuses;
         for (const auto& [code, count] : s.by_status) statuses += fmt::format("{}{} x{}", statuses.empty() ? "" : ", ", code, count);
         fmt::print(stderr,
-                   "cardsync mock: stopped: {} requests ({}), {} writes applied, {} connections ({} refused), "
-                   "{} cards\n",
+                   "cardsync mock: stopped after {} requests ({}); writes applied: {}; connections: {} ({} refused); "
+                   "cards: {}\n",
                    s.requests, statuses.empty() ? "none" : statuses, s.writes_applied, s.connections_total,
                    s.connections_refused, std::count(cards.begin(), cards.end(), '\n'));
     } catch (const std::exception& e) {

@@ -24,6 +24,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <deque>
 #include <fstream>
@@ -159,6 +160,39 @@ struct PendingAnswer {
 tcp::socket& socket_of(tcp::socket& s) { return s; }
 tcp::socket& socket_of(TlsStream& s) { return s.next_layer(); }
 
+// Parks one coroutine until notify(): a condition variable for coroutines on one thread, cheaper
+// than a steady_timer set to "never" (no timer queue, no timerfd updates on every wait).
+class Wakeup {
+public:
+    template <class Token>
+    auto async_wait(Token&& token) {
+        return asio::async_initiate<Token, void()>(
+            [this](auto handler) { parked_ = std::make_unique<Parked<decltype(handler)>>(std::move(handler)); },
+            token);
+    }
+    void notify() {
+        if (!parked_) return;
+        auto parked = std::move(parked_);
+        parked->resume();
+    }
+
+private:
+    struct ParkedBase {
+        virtual ~ParkedBase() = default;
+        virtual void resume() = 0;
+    };
+    template <class Handler>
+    struct Parked final : ParkedBase {
+        explicit Parked(Handler h) : handler(std::move(h)) {}
+        void resume() override {
+            auto executor = asio::get_associated_executor(handler);
+            asio::post(executor, std::move(handler));
+        }
+        Handler handler;
+    };
+    std::unique_ptr<ParkedBase> parked_;
+};
+
 struct ConnectionBase {
     virtual ~ConnectionBase() = default;
     virtual void abort() = 0;  // close now: pending reads, writes and waits end
@@ -178,13 +212,16 @@ struct ServerCore {
     std::optional<asio::ssl::context> tls;
     std::string certificate_pem;
     std::string host;                               // for base_url
-    asio::io_context ioc{1};
+    // One thread; sockets, timers and the acceptor are only touched on it, so the reactor may skip
+    // its per-descriptor locks. Posting from other threads (stop, the queries) stays safe.
+    asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     tcp::acceptor acceptor{ioc};
     std::uint16_t port = 0;
     std::thread thread;
     std::promise<void> ended;
     std::mutex control;                             // serialises stop() and the queries
     bool stopped = false;
+    std::atomic<bool> running{true};                // false once the io thread returned
 };
 
 using Impl = ServerCore;
@@ -195,8 +232,7 @@ struct Connection final : ConnectionBase {
     Connection(Impl& impl, Args&&... args)
         : impl(impl),
           stream(std::forward<Args>(args)...),
-          writer_wake(stream.get_executor()),
-          reader_wake(stream.get_executor()) {
+          timer(stream.get_executor()) {
         impl.connections.insert(this);
         impl.api.traffic.connection_opened();
     }
@@ -211,8 +247,9 @@ struct Connection final : ConnectionBase {
         closed = true;
         error_code ec;
         socket_of(stream).close(ec);
-        writer_wake.cancel();
-        reader_wake.cancel();
+        timer.cancel();
+        writer_wakeup.notify();
+        reader_wakeup.notify();
     }
     std::string spare_string() {
         if (spare.empty()) return {};
@@ -224,21 +261,22 @@ struct Connection final : ConnectionBase {
 
     Impl& impl;
     Stream stream;
-    asio::steady_timer writer_wake;                 // wakes an idle writer, or holds it until an answer is due
-    asio::steady_timer reader_wake;                 // wakes a reader paused on a full FIFO; the linger guard
+    asio::steady_timer timer;                       // the writer's: holds it until an answer is due; the linger guard
+    Wakeup writer_wakeup;                           // an idle writer waits here for an answer
+    Wakeup reader_wakeup;                           // a reader paused on a full FIFO waits here
     beast::flat_buffer in;
     RequestScratch scratch;
     std::deque<PendingAnswer> pending;              // answers in request order
     std::vector<std::string> spare;                 // recycled answer buffers
     std::string out;                                // what one write sends
     std::uint64_t answers = 0;                      // for close_every
-    bool reading_done = false, closed = false, writer_idle = false, reader_paused = false;
+    bool reading_done = false, closed = false;
 };
 
 template <class Stream>
 void push_answer(Connection<Stream>& c, PendingAnswer p) {
     c.pending.push_back(std::move(p));
-    if (c.writer_idle) c.writer_wake.cancel();
+    c.writer_wakeup.notify();
 }
 
 // Hands the parsed request to MockApi and queues its answer. False: the connection ends after it.
@@ -291,8 +329,8 @@ void queue_malformed(Connection<Stream>& c, const error_code& ec) {
 // Closes a connection that has not finished closing by itself within `after`.
 template <class Stream>
 asio::awaitable<void> close_later(std::shared_ptr<Connection<Stream>> c, Clock::duration after) {
-    c->reader_wake.expires_after(after);
-    auto [ec] = co_await c->reader_wake.async_wait(nothrow);
+    c->timer.expires_after(after);
+    auto [ec] = co_await c->timer.async_wait(nothrow);
     if (!ec) c->abort();
 }
 
@@ -307,13 +345,13 @@ asio::awaitable<void> close_gracefully(std::shared_ptr<Connection<tcp::socket>> 
         auto [read_ec, n] = co_await c->stream.async_read_some(asio::buffer(sink), nothrow);
         if (read_ec) break;
     }
-    c->reader_wake.cancel();
+    c->timer.cancel();
 }
 
 asio::awaitable<void> close_gracefully(std::shared_ptr<Connection<TlsStream>> c) {
     asio::co_spawn(c->stream.get_executor(), close_later(c, linger), asio::detached);
     co_await c->stream.async_shutdown(nothrow);  // close_notify, then the peer's
-    c->reader_wake.cancel();
+    c->timer.cancel();
 }
 
 template <class Stream>
@@ -322,16 +360,13 @@ asio::awaitable<void> write_answers(std::shared_ptr<Connection<Stream>> c) {
     while (!c->closed) {
         if (c->pending.empty()) {
             if (c->reading_done) break;
-            c->writer_idle = true;
-            c->writer_wake.expires_at(Clock::time_point::max());
-            co_await c->writer_wake.async_wait(nothrow);
-            c->writer_idle = false;
+            co_await c->writer_wakeup.async_wait(asio::use_awaitable);
             continue;
         }
         auto now = Clock::now();
         if (c->pending.front().ready > now) {  // latency: hold the head of the line
-            c->writer_wake.expires_at(c->pending.front().ready);
-            co_await c->writer_wake.async_wait(nothrow);
+            c->timer.expires_at(c->pending.front().ready);
+            co_await c->timer.async_wait(nothrow);
             continue;
         }
         // Everything due goes out in one write.
@@ -364,7 +399,7 @@ asio::awaitable<void> write_answers(std::shared_ptr<Connection<Stream>> c) {
         } else {
             traffic.answers_done(answered);
         }
-        if (c->reader_paused && c->pending.size() < pending_limit) c->reader_wake.cancel();
+        if (c->pending.size() < pending_limit) c->reader_wakeup.notify();
         if (finish) {
             if (!abrupt && !c->closed) co_await close_gracefully(c);
             break;
@@ -384,12 +419,17 @@ asio::awaitable<void> read_requests(std::shared_ptr<Connection<Stream>> c) {
             error_code ec;
             const std::size_t used = parser->put(c->in.data(), ec);
             c->in.consume(used);
-            if (ec == http::error::need_more) break;
+            if (ec == http::error::need_more || (!ec && used == 0 && !parser->is_done())) break;
             if (ec) {
                 queue_malformed(*c, ec);
                 more = false;
             } else if (parser->is_done()) {
-                more = queue_answer(*c, parser->keep_alive());
+                try {
+                    more = queue_answer(*c, parser->keep_alive());
+                } catch (const std::exception&) {  // out of memory, say: this connection ends, the server goes on
+                    c->abort();
+                    more = false;
+                }
                 parser.emplace(c->scratch);
             } else if (parser->is_header_done() && c->scratch.expect_continue) {
                 c->scratch.expect_continue = false;
@@ -402,10 +442,7 @@ asio::awaitable<void> read_requests(std::shared_ptr<Connection<Stream>> c) {
         }
         if (!more) break;
         while (c->pending.size() >= pending_limit && !c->closed) {  // the client reads slower than it sends
-            c->reader_paused = true;
-            c->reader_wake.expires_at(Clock::time_point::max());
-            co_await c->reader_wake.async_wait(nothrow);
-            c->reader_paused = false;
+            co_await c->reader_wakeup.async_wait(asio::use_awaitable);
         }
         if (c->closed) break;
         auto [ec, n] = co_await c->stream.async_read_some(c->in.prepare(read_size), nothrow);
@@ -413,7 +450,7 @@ asio::awaitable<void> read_requests(std::shared_ptr<Connection<Stream>> c) {
         c->in.commit(n);
     }
     c->reading_done = true;
-    if (c->writer_idle) c->writer_wake.cancel();
+    c->writer_wakeup.notify();
 }
 
 asio::awaitable<void> serve_plain(Impl* impl, tcp::socket socket) {
@@ -537,7 +574,7 @@ void ServerCore::shutdown() {
 template <class F>
 auto ServerCore::query(F f) {
     std::lock_guard lock(control);
-    if (stopped) return f();
+    if (stopped || !running) return f();
     std::promise<decltype(f())> done;
     auto result = done.get_future();
     asio::post(ioc, [&] {
@@ -547,6 +584,8 @@ auto ServerCore::query(F f) {
             done.set_exception(std::current_exception());
         }
     });
+    while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+        if (!running) return f();  // the thread is gone: the posted query will never run
     return result.get();
 }
 
@@ -560,6 +599,7 @@ MockServer::MockServer(MockOptions options) : impl_(std::make_unique<Impl>(std::
     asio::co_spawn(impl_->ioc, accept_connections(impl_.get()), asio::detached);
     impl_->thread = std::thread([impl = impl_.get()] {
         impl->ioc.run();
+        impl->running = false;
         impl->ended.set_value();
     });
 }

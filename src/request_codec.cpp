@@ -77,6 +77,14 @@ void append_fields(std::string& out, const CardFields& fields, bool first) {
 
 }  // namespace
 
+bool is_valid_header_value(std::string_view value) noexcept {
+    for (const char ch : value) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c < 0x20 && c != '\t') || c == 0x7F) return false;
+    }
+    return true;
+}
+
 void append_query_value(std::string& out, std::string_view value) {
     static constexpr char hex[] = "0123456789ABCDEF";
     for (const char ch : value) {

@@ -62,11 +62,15 @@ ApiResponse classified(BodyKind kind, std::string message) {
 
 ApiResponse not_json(simdjson::error_code e, std::string_view body) {
     const bool truncated = e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || e == simdjson::UNCLOSED_STRING;
-    std::string m = truncated ? "truncated JSON" : "not JSON";
+    std::string m = truncated ? "truncated or malformed JSON" : "not JSON";
     m += " (starts with '";
     m += excerpt(body);
-    m += "'; ";
-    m += simdjson::error_message(e);
+    m += '\'';
+    const std::size_t first = body.find_first_not_of(" \t\r\n");
+    if (first != std::string_view::npos && (body[first] == '{' || body[first] == '[')) {
+        m += "; ";  // it looks like JSON: say what simdjson found wrong
+        m += simdjson::error_message(e);
+    }
     m += ')';
     return classified(BodyKind::not_json, std::move(m));
 }
@@ -309,7 +313,7 @@ ApiResponse ResponseParser::parse(std::string& body) {
         append_list(f.problem, {{!f.phone, "phone_number"}, {!f.first, "first_name"}, {!f.active, "is_active"}});
         f.problem += " (neither a contact card nor an error envelope)";
     }
-    return classified(BodyKind::unexpected, std::move(f.problem) + " (starts with '" + excerpt(body) + "')");
+    return classified(BodyKind::unexpected, std::move(f.problem) + "; the body starts with '" + excerpt(body) + "'");
 }
 
 }  // namespace cardsync

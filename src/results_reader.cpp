@@ -38,7 +38,8 @@ struct ResultsReader::Impl {
     std::string buf;               // bytes read and not yet consumed start at `pos`
     std::size_t pos = 0;
     std::size_t scanned = 0;       // bytes after `pos` already searched for the record's end
-    bool in_quotes = false;        // CSV quote state at pos + scanned
+    enum class Csv { field_start, unquoted, quoted, quote_in_quoted };
+    Csv csv = Csv::field_start;    // RFC 4180 scanner state at pos + scanned
     bool eof = false;
     std::uint64_t buf_offset = 0;  // file offset of buf[0]
     std::uint64_t next_line = 1;   // physical line at buf[pos]
@@ -82,10 +83,18 @@ struct ResultsReader::Impl {
                 const std::size_t nl = buf.find('\n', i);
                 i = nl == std::string::npos ? buf.size() : nl;
             } else {
+                // A quote opens a quoted field only at the start of a field, so a stray quote elsewhere
+                // is reported as malformed by parse_csv_cells instead of swallowing the file.
                 for (; i < buf.size(); ++i) {
                     const char c = buf[i];
-                    if (c == '"') in_quotes = !in_quotes;
-                    else if (c == '\n' && !in_quotes) break;
+                    if (csv == Csv::quoted) {
+                        if (c == '"') csv = Csv::quote_in_quoted;
+                        continue;
+                    }
+                    if (c == '\n') break;
+                    if (c == ',') csv = Csv::field_start;
+                    else if (c == '"') csv = csv == Csv::field_start || csv == Csv::quote_in_quoted ? Csv::quoted : csv;
+                    else csv = Csv::unquoted;
                 }
             }
             if (i < buf.size()) {
@@ -98,6 +107,7 @@ struct ResultsReader::Impl {
                 next_line += newlines + 1;
                 pos = i + 1;
                 scanned = 0;
+                csv = Csv::field_start;
                 complete = buf_offset + pos;
                 record = r;
                 return true;

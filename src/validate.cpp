@@ -23,10 +23,13 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
-// Describes the character at s[i] for a message: 'a', a space, U+00A0, or the byte.
+// Describes the character at s[i] for a message: 'a', a tab, the character '\xC2\xA0'...
 std::string describe_char(std::string_view s, std::size_t i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x21 && c < 0x7F) return std::string("'") + s[i] + "'";
+    if (c == '\t') return "a tab";
+    if (c == '\n' || c == '\r') return "a line break";
+    if (c < 0x20 || c == 0x7F) return "a control character";
     const std::size_t n = utf8_sequence_length(s, i);
     if (n == 0) return "a byte that is not UTF-8";
     return "the character " + quoted(s.substr(i, n));

@@ -46,7 +46,7 @@ TEST(Cli, MissingPhoneColumnIsAUsageErrorBeforeAnythingIsWritten) {
     auto r = run_process({bin, "apply", "--dry-run", input});
     EXPECT_EQ(r.exit_code, cardsync::exit_usage);
     EXPECT_NE(r.err.find("phone_number"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("line 1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(input + ":1:"), std::string::npos) << r.err;  // file:line
     EXPECT_TRUE(r.out.empty());
 }
 

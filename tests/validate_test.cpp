@@ -44,7 +44,8 @@ TEST(NormalizeE164, RejectsWithAReasonThatQuotesTheValue) {
         {"+1-555-abc", "contains 'a'"},
         {"+1-555-abc", "'+1-555-abc'"},
         {"+1_555_1234", "contains '_'"},
-        {"+1\t555", "the character '\\x09'"},
+        {"+1\t555", "contains a tab"},
+        {"+1\x01" "555", "contains a control character"},
         {"+1 555\xC2\xA0" "1234", "the character '\xC2\xA0'"},  // no-break space is not a separator
         {"+1555\xFF", "not UTF-8"},
         {"+", "has 0 digits"},

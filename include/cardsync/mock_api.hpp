@@ -18,7 +18,8 @@
 #include "cardsync/card_store.hpp"
 #include "cardsync/mock_server.hpp"
 #include "cardsync/mock_stats.hpp"
-#include "cardsync/write_budget.hpp"
+#include "cardsync/number_budget.hpp"
+#include "cardsync/token_bucket.hpp"
 
 #include <array>
 #include <chrono>
@@ -64,7 +65,7 @@ struct TrafficCounters {
 
 class MockApi {
 public:
-    using Clock = std::chrono::steady_clock;
+    using Clock = cardsync::Clock;
 
     /// Checks the options and loads the seed cards. Throws std::invalid_argument (bad option) or
     /// std::runtime_error (seed file) with a message a person can act on.
@@ -102,9 +103,8 @@ private:
     std::string api_path_;                             // base_path + "/v3/contact_card"
     Clock::time_point start_;
     CardStore store_;
-    WriteBudget budget_;
-    double bucket_tokens_ = 0;                         // account-rate token bucket
-    Clock::time_point bucket_time_;
+    NumberBudget budget_;                              // the same sliding window the client paces with
+    TokenBucket account_bucket_;                       // account_rate
     std::uint64_t random_state_ = 0;                   // splitmix64
     std::uint64_t trace_seq_ = 0;
     std::string number_, scratch_;                     // scratch: the decoded number, a decoded key

@@ -6,7 +6,6 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace CLI {
 class App;
@@ -25,10 +24,6 @@ void add_mock_options(CLI::App& cmd, MockOptions& options, const std::string& pr
 
 /// Parses a duration in seconds: "90", "1.5", "500ms", "30s", "10m", "1h". Throws std::invalid_argument.
 double parse_duration_s(std::string_view text);
-
-/// Parses a write budget "CALLS/WINDOW" ("3/10m" -> {3, 600}); "0" or "off" -> {0, 600} (no budget).
-/// Throws std::invalid_argument.
-std::pair<int, double> parse_mock_budget(std::string_view text);
 
 /// Runs the simulator: prints its base URL ("http://127.0.0.1:PORT") and a newline on stdout as soon
 /// as it serves, blocks until SIGINT or SIGTERM, stops cleanly, prints a summary of its counters on

@@ -30,7 +30,8 @@ struct MockStats {
     std::uint64_t closed_by_close_every = 0;           ///< answers sent with Connection: close by close_every
 
     std::map<std::uint32_t, std::uint64_t> numbers_by_writes;  ///< k -> how many cards got exactly k writes (k > 0)
-    std::vector<std::uint32_t> requests_per_100ms;     ///< API requests received in each 100 ms since start
+    std::vector<std::uint32_t> requests_per_100ms;     ///< API requests received in each 100 ms since start (grows
+                                                       ///< with uptime: 36,000 entries an hour)
 
     /// One JSON object with the fields above (keys as named here; map keys as strings).
     std::string to_json() const;

@@ -14,7 +14,7 @@ namespace cardsync {
 enum class ResultsFormat { ndjson, csv };
 
 /// The format for a results path by extension (.csv -> csv, .ndjson/.jsonl -> ndjson);
-/// "-" or empty (stdout) -> ndjson. Throws std::invalid_argument for another extension.
+/// "-", empty (stdout) or a device under /dev/ -> ndjson. Throws std::invalid_argument for another extension.
 ResultsFormat results_format_from_path(std::string_view path);
 
 /// Appends one record in the given format (no header), with its trailing newline.
@@ -42,6 +42,7 @@ public:
     void write(const ResultRecord& record);
     /// Writes out everything buffered (the engine calls this at least every few tens of ms).
     /// Throws std::runtime_error naming the path and the system's reason; what was not written stays buffered.
+    /// (A closed pipe is reported as EPIPE only if the program ignores SIGPIPE; otherwise it is killed.)
     void flush();
     /// Flushes and closes the file, throwing on failure (the destructor swallows errors; call this
     /// at the end of a run so a full disk is reported). Idempotent.
@@ -56,7 +57,7 @@ private:
     ResultsFormat format_;
     std::string buffer_;
     std::uint64_t count_ = 0;
-    std::string path_;
+    std::string path_;  ///< the destination as messages show it ("'out.csv'", "standard output")
 };
 
 }  // namespace cardsync
