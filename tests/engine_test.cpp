@@ -179,6 +179,15 @@ TEST(Engine, InvalidRowsAreRecordedAndNeverSent) {
     EXPECT_EQ(server.stats().requests, 2u);
 }
 
+TEST(Engine, EmptyInputEndsAtOnce) {
+    MockServer server(mock_options());
+    const auto r = run(options_for(server), "phone_number,first_name\n");
+    EXPECT_TRUE(r.records.empty());
+    EXPECT_TRUE(r.report.input_exhausted);
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_ok);
+    EXPECT_EQ(server.stats().connections_total, 0u) << "no connection opened for nothing";
+}
+
 // --- faults --------------------------------------------------------------------------------------
 
 struct FaultCase {
@@ -275,6 +284,21 @@ TEST(Engine, RateIsHeldServerSide) {
     EXPECT_NEAR(mean, 20.0, 1.0) << "200/s is 20 per 100 ms";
     for (auto n : middle) EXPECT_LE(n, 20u + 20u) << "never more than a burst (rate/10) above the rate";
     EXPECT_NEAR(r.report.elapsed_s, 3.0, 0.5);
+}
+
+TEST(Engine, RetriesSpendTokensToo) {
+    auto m = mock_options();
+    m.fail_500 = 0.3;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.rate = 100;
+    o.max_attempts = 10;
+    const auto r = run(o, distinct_rows(100));
+    EXPECT_EQ(count(r.records, Outcome::updated), 100u) << r.report.summary();
+    const auto sent = server.stats().requests;
+    EXPECT_GT(sent, 110u);
+    // the bucket starts with 10 tokens (rate / 10), then 100 per second, retries included
+    EXPECT_GE(r.report.elapsed_s, 0.95 * static_cast<double>(sent - 10) / 100.0) << sent << " requests";
 }
 
 TEST(Engine, NumberBudgetIsPacedSoTheServerNeverSays429) {
