@@ -447,11 +447,9 @@ ConnectionPool::ConnectionPool(boost::asio::io_context& io, PoolOptions options,
 ConnectionPool::~ConnectionPool() { shutdown(); }
 
 bool ConnectionPool::has_capacity() const noexcept {
-    if (impl_->stopped) return false;
-    const auto depth = static_cast<std::size_t>(impl_->opt.pipeline);
-    for (const auto& c : impl_->conns)
-        if (c->queue.size() < depth) return true;
-    return false;
+    // every request in flight holds one queue slot on one connection
+    return !impl_->stopped &&
+           impl_->in_flight < static_cast<std::size_t>(impl_->opt.connections) * static_cast<std::size_t>(impl_->opt.pipeline);
 }
 
 void ConnectionPool::submit(std::uint64_t id, std::string request) {
