@@ -168,6 +168,7 @@ struct NdjsonReader::Impl {
     std::size_t searched = 0;     // no '\n' in [pos, pos + searched)
     bool eof = false;
     bool skipping = false;        // dropping the rest of an over-long line
+    bool started = false;         // a leading UTF-8 BOM has been looked for
     std::uint64_t line = 1;       // physical line starting at pos
 };
 
@@ -255,6 +256,12 @@ NdjsonReader::~NdjsonReader() = default;
 
 bool NdjsonReader::next(InputRow& row) {
     Impl& m = *impl_;
+    if (!m.started) {  // some Windows tools start UTF-8 text with a BOM: not JSON, so drop it
+        m.started = true;
+        while (m.end - m.pos < 3 && m.fill(consumed_)) {
+        }
+        if (m.end - m.pos >= 3 && std::memcmp(m.buf.get() + m.pos, "\xEF\xBB\xBF", 3) == 0) m.pos += 3;
+    }
     for (;;) {
         if (m.skipping) {
             if (const auto* nl = static_cast<const char*>(std::memchr(m.buf.get() + m.pos, '\n', m.end - m.pos))) {

@@ -4,7 +4,7 @@
 // simdjson On Demand, read in chunks with the incomplete tail carried forward. A bad line makes that
 // row invalid, not the file: invalid JSON or UTF-8, not an object, a known key that is not a string
 // or null, a duplicate known key, text after the object, a line over max_record_bytes (the reader
-// then skips to the next newline). Blank lines are skipped; CRLF accepted; lines are physical, 1-based.
+// then skips to the next newline). A leading UTF-8 BOM and blank lines are skipped; CRLF accepted; lines are physical, 1-based.
 
 #include "cardsync/row_reader.hpp"
 
