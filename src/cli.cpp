@@ -1,5 +1,7 @@
 #include "cardsync/cli.hpp"
 
+#include "cardsync/apply_command.hpp"
+
 #include <CLI/CLI.hpp>
 
 namespace cardsync {
@@ -8,8 +10,21 @@ int run_cli(int argc, char** argv) {
     CLI::App app{"cardsync: bulk contact-card updates for the Linq Partner API v3"};
     app.set_version_flag("--version", std::string("cardsync ") + CARDSYNC_VERSION);
     app.require_subcommand(1);
-    CLI11_PARSE(app, argc, argv);
-    return exit_ok;
+    app.footer("Exit status: 0 every row fine, 1 some rows not fine, 2 usage or input error, "
+               "3 run aborted, 130 interrupted.");
+
+    ApplyArgs apply_args;
+    auto* apply = add_apply_command(app, apply_args);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version are "errors" that exit 0; real usage errors exit 2.
+        const int code = app.exit(e);
+        return code == 0 ? exit_ok : exit_usage;
+    }
+    if (apply->parsed()) return run_apply_command(apply_args);
+    return exit_usage;
 }
 
 }  // namespace cardsync

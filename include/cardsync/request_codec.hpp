@@ -22,6 +22,11 @@ std::string contact_card_target(std::string_view base_path, std::string_view e16
 /// Appends the JSON body holding only the present fields, e.g. {"first_name":"Zoë"}.
 void append_json_body(std::string& out, const CardFields& fields);
 
+/// True when `value` can go into a header as is: no CR, LF, NUL or other control character (tab
+/// allowed). Check the host and the API key with it before building requests: the encoders copy
+/// them verbatim, so a key with a stray newline would otherwise split the request.
+bool is_valid_header_value(std::string_view value) noexcept;
+
 /// What is the same for every request of a run.
 struct RequestTemplate {
     std::string host;        ///< Host header value ("api.linqapp.com" or "127.0.0.1:8080")

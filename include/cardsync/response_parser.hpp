@@ -2,6 +2,15 @@
 // Classifying an API answer: a SetContactCard object, the error envelope, or a body that is not
 // what the API documents (empty, truncated, not JSON such as a proxy's HTML page, oversized).
 // Parsed with simdjson On Demand; never throws, never crashes on any input.
+//
+// Rules: fields in any order, unknown fields skipped (On Demand does not fully validate the values
+// it skips). A top-level "error" key makes it an envelope: error.status and error.code integers,
+// error.message a string, error.retry_after a number (int or float) or null, trace_id a string at
+// the top (or inside "error"); "success" may be omitted but must not be true. Otherwise a card
+// needs phone_number and first_name strings and is_active a boolean; last_name and image_url are
+// strings or null. A wrong type or a missing field gives `unexpected` with a message naming it;
+// an empty or whitespace-only body gives `empty`; anything simdjson rejects (HTML, truncated JSON,
+// trailing bytes, invalid UTF-8) gives `not_json` with the body's first 40 printable characters.
 
 #include <cstdint>
 #include <memory>

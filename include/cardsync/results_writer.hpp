@@ -14,10 +14,15 @@ namespace cardsync {
 enum class ResultsFormat { ndjson, csv };
 
 /// The format for a results path by extension (.csv -> csv, .ndjson/.jsonl -> ndjson);
-/// "-" or empty (stdout) -> ndjson. Throws std::invalid_argument for another extension.
+/// "-", empty (stdout) or a device under /dev/ -> ndjson. Throws std::invalid_argument for another extension.
 ResultsFormat results_format_from_path(std::string_view path);
 
 /// Appends one record in the given format (no header), with its trailing newline.
+/// NDJSON: one object per line, keys in the order line, phone_number, outcome, http_status,
+/// error_code (a string, "" when none), message, attempts, latency_ms (at most 3 decimals),
+/// is_active (true/false/null). CSV: the same columns in the same order, RFC 4180 quoting (a field
+/// holding a comma, quote, CR or LF is quoted, quotes doubled), is_active empty when absent.
+/// Text fields are written as valid UTF-8: an invalid byte becomes U+FFFD (both formats).
 void append_record(std::string& out, const ResultRecord& record, ResultsFormat format);
 /// The CSV header line (with newline).
 std::string_view csv_header() noexcept;
@@ -36,7 +41,12 @@ public:
     /// Buffers one record; writes the buffer out when it passes flush_threshold.
     void write(const ResultRecord& record);
     /// Writes out everything buffered (the engine calls this at least every few tens of ms).
+    /// Throws std::runtime_error naming the path and the system's reason; what was not written stays buffered.
+    /// (A closed pipe is reported as EPIPE only if the program ignores SIGPIPE; otherwise it is killed.)
     void flush();
+    /// Flushes and closes the file, throwing on failure (the destructor swallows errors; call this
+    /// at the end of a run so a full disk is reported). Idempotent.
+    void close();
     std::uint64_t records_written() const noexcept { return count_; }
 
     static constexpr std::size_t flush_threshold = 64 * 1024;
@@ -47,7 +57,7 @@ private:
     ResultsFormat format_;
     std::string buffer_;
     std::uint64_t count_ = 0;
-    std::string path_;
+    std::string path_;  ///< the destination as messages show it ("'out.csv'", "standard output")
 };
 
 }  // namespace cardsync
