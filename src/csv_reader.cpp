@@ -10,8 +10,8 @@
 namespace cardsync {
 namespace {
 
-constexpr std::size_t initial_capacity = 256 * 1024;
-constexpr std::size_t min_read = 64 * 1024;  // never ask the source for less than this (unless at the cap)
+constexpr std::size_t initial_capacity = 64 * 1024;  // grows (to ~2 MiB at most) only for long records
+constexpr std::size_t min_read = 16 * 1024;  // never ask the source for less (buffer grows instead)
 constexpr std::string_view known_columns[] = {"phone_number", "first_name", "last_name", "image_url"};
 
 bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
@@ -107,7 +107,7 @@ std::size_t split_record(std::string_view rec, std::string& scratch, std::string
 }  // namespace
 
 CsvReader::CsvReader(std::unique_ptr<ByteSource> source)
-    : source_(std::move(source)), buf_(std::make_unique<char[]>(initial_capacity)), cap_(initial_capacity) {
+    : source_(std::move(source)), buf_(std::make_unique_for_overwrite<char[]>(initial_capacity)), cap_(initial_capacity) {
     while (end_ < 3 && fill()) {
     }
     if (end_ >= 3 && std::memcmp(buf_.get(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;  // UTF-8 BOM
@@ -128,7 +128,7 @@ bool CsvReader::fill() {
             pos_ = 0;
         }
         if (cap_ - end_ < min_read) {
-            auto bigger = std::make_unique<char[]>(cap_ * 2);
+            auto bigger = std::make_unique_for_overwrite<char[]>(cap_ * 2);
             std::memcpy(bigger.get(), buf_.get(), end_);
             buf_ = std::move(bigger);
             cap_ *= 2;

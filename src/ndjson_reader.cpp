@@ -12,8 +12,8 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-constexpr std::size_t initial_capacity = 256 * 1024;
-constexpr std::size_t min_read = 64 * 1024;
+constexpr std::size_t initial_capacity = 64 * 1024;  // grows (to ~2 MiB at most) only for long records
+constexpr std::size_t min_read = 16 * 1024;  // never ask the source for less (buffer grows instead)
 constexpr int max_checked_depth = 256;  // deeper values of ignored keys are skipped, not validated
 
 constexpr std::string_view known_keys[] = {"phone_number", "first_name", "last_name", "image_url"};
@@ -146,9 +146,15 @@ std::string describe_non_object(od::document& doc, od::json_type type) {
 }  // namespace
 
 struct NdjsonReader::Impl {
-    explicit Impl(std::unique_ptr<ByteSource> s)
-        : source(std::move(s)), buf(std::make_unique<char[]>(initial_capacity + simdjson::SIMDJSON_PADDING)),
-          cap(initial_capacity) {}
+    explicit Impl(std::unique_ptr<ByteSource> s) : source(std::move(s)), buf(padded_buffer(initial_capacity)), cap(initial_capacity) {}
+
+    // Data bytes are left uninitialised (always written before read); the padding is zeroed because
+    // simdjson may read it.
+    static std::unique_ptr<char[]> padded_buffer(std::size_t capacity) {
+        auto buffer = std::make_unique_for_overwrite<char[]>(capacity + simdjson::SIMDJSON_PADDING);
+        std::memset(buffer.get() + capacity, 0, simdjson::SIMDJSON_PADDING);
+        return buffer;
+    }
 
     bool fill(std::uint64_t& consumed);
     unsigned parse_line(std::string_view line, InputRow& row);  // returns a bit per card field given
@@ -162,6 +168,7 @@ struct NdjsonReader::Impl {
     std::size_t searched = 0;     // no '\n' in [pos, pos + searched)
     bool eof = false;
     bool skipping = false;        // dropping the rest of an over-long line
+    bool started = false;         // a leading UTF-8 BOM has been looked for
     std::uint64_t line = 1;       // physical line starting at pos
 };
 
@@ -174,7 +181,7 @@ bool NdjsonReader::Impl::fill(std::uint64_t& consumed) {
             pos = 0;
         }
         if (cap - end < min_read) {
-            auto bigger = std::make_unique<char[]>(cap * 2 + simdjson::SIMDJSON_PADDING);
+            auto bigger = padded_buffer(cap * 2);
             std::memcpy(bigger.get(), buf.get(), end);
             buf = std::move(bigger);
             cap *= 2;
@@ -249,6 +256,12 @@ NdjsonReader::~NdjsonReader() = default;
 
 bool NdjsonReader::next(InputRow& row) {
     Impl& m = *impl_;
+    if (!m.started) {  // some Windows tools start UTF-8 text with a BOM: not JSON, so drop it
+        m.started = true;
+        while (m.end - m.pos < 3 && m.fill(consumed_)) {
+        }
+        if (m.end - m.pos >= 3 && std::memcmp(m.buf.get() + m.pos, "\xEF\xBB\xBF", 3) == 0) m.pos += 3;
+    }
     for (;;) {
         if (m.skipping) {
             if (const auto* nl = static_cast<const char*>(std::memchr(m.buf.get() + m.pos, '\n', m.end - m.pos))) {

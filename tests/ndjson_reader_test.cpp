@@ -89,6 +89,9 @@ const std::vector<Case>& cases() {
         {"blank lines skipped, line numbers physical",
          "\n  \n" R"({"phone_number":"+1"})" "\n\t\r\n\n" R"({"phone_number":"+2"})" "\n\n",
          {"3|+1|~|~|~|", "6|+2|~|~|~|"}},
+        {"UTF-8 BOM skipped", "\xEF\xBB\xBF{\"phone_number\":\"+1\"}\n\xEF\xBB\xBF{}\n",
+         {"1|+1|~|~|~|", "2||~|~|~|invalid JSON: The JSON document has an improper structure: missing or "
+                         "superfluous commas, braces, missing keys, etc."}},
         {"crlf", "{\"phone_number\":\"+1\"}\r\n{\"phone_number\":\"+2\"}\r\n", {"1|+1|~|~|~|", "2|+2|~|~|~|"}},
         {"no trailing newline", "{\"phone_number\":\"+1\"}\n{\"phone_number\":\"+2\"}", {"1|+1|~|~|~|", "2|+2|~|~|~|"}},
         {"escapes become UTF-8",

@@ -2,6 +2,8 @@
 
 #include "cardsync/results_writer.hpp"
 
+#include "support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,28 +16,10 @@
 namespace {
 
 using namespace cardsync;
+using test::TempDir;
 
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "cardsync-reader-XXXXXX").string();
-        if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
-
-void write_file(const std::string& path, const std::string& content) { std::ofstream(path, std::ios::binary) << content; }
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using test::write_file;
+std::string slurp(const std::string& path) { return test::read_file(path); }
 
 bool same(const ResultRecord& a, const ResultRecord& b) {
     return a.line == b.line && a.phone_number == b.phone_number && a.outcome == b.outcome &&

@@ -1,5 +1,7 @@
 #include "cardsync/results_writer.hpp"
 
+#include "support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -20,27 +22,9 @@
 namespace {
 
 using namespace cardsync;
+using test::TempDir;
 
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "cardsync-writer-XXXXXX").string();
-        if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+std::string slurp(const std::string& path) { return test::read_file(path); }
 
 ResultRecord sample(std::uint64_t line = 12) {
     ResultRecord r;

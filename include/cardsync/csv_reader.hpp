@@ -1,12 +1,16 @@
 #pragma once
 // RFC 4180 CSV reader: header row naming phone_number, first_name, last_name, image_url in any order
 // (case-insensitive, trimmed); unknown columns ignored with one warning; quoted fields with commas,
-// doubled quotes and newlines; LF or CRLF; UTF-8 BOM; blank lines skipped; empty cell = omitted field.
+// doubled quotes and newlines; LF or CRLF; UTF-8 BOM; blank lines skipped; empty cell = omitted field;
+// unquoted cells trimmed of spaces and tabs. A bad record becomes an invalid row, never an exception:
+// wrong field count, stray quote, text after a closing quote, NUL byte; a quote never closed (at end of
+// input or within max_record_bytes) or an over-long record is reported once, and reading resumes at the
+// line after the one where the open quote (or the over-long stretch) is.
 
 #include "cardsync/row_reader.hpp"
 
-#include <array>
 #include <string>
+#include <vector>
 
 namespace cardsync {
 
