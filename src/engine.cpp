@@ -195,12 +195,20 @@ private:
         if (e) std::rethrow_exception(e);
     }
 
+    // A server (or a proxy) could echo the request's headers in an error message: never pass the
+    // key on, whatever the text came from.
+    std::string redact(std::string text) const {
+        const std::string& key = opt_.api_key;
+        for (auto at = text.find(key); !key.empty() && at != std::string::npos; at = text.find(key, at))
+            text.replace(at, key.size(), "[API key]");
+        return text;
+    }
     void log(const std::string& line) const {
-        if (opt_.log) opt_.log(line);
+        if (opt_.log) opt_.log(redact(line));
     }
     void warn(const std::string& line) const {
-        if (opt_.warn) opt_.warn(line);
-        else std::fprintf(stderr, "cardsync: %s\n", line.c_str());
+        if (opt_.warn) opt_.warn(redact(line));
+        else std::fprintf(stderr, "cardsync: %s\n", redact(line).c_str());
     }
 
     // --- coroutines -------------------------------------------------------------------------
@@ -400,6 +408,9 @@ private:
             return;
         }
 
+        // server text is redacted before the policy quotes (and perhaps shortens) it
+        const std::string server_message = redact(ex.api.error_message);
+        const std::string location = redact(ex.location);
         AttemptResult r;
         r.http_status = ex.status;
         r.transport = ex.error;
@@ -408,18 +419,18 @@ private:
             const ApiResponse& api = ex.api;
             if (api.kind == BodyKind::error_envelope) {
                 r.api_code = api.error_code;
-                r.api_message = api.error_message;
+                r.api_message = server_message;
                 if (api.retry_after_s) r.body_retry_after = seconds_to_duration(*api.retry_after_s);
             }
             if (ex.status >= 200 && ex.status <= 299 && api.kind != BodyKind::card) {
                 r.transport = TransportError::garbled;
-                r.transport_detail = api.error_message.empty() ? to_string(api.kind) : std::string_view(api.error_message);
+                r.transport_detail = server_message.empty() ? to_string(api.kind) : std::string_view(server_message);
             }
             if (!ex.retry_after.empty()) r.retry_after = parse_retry_after(ex.retry_after, std::chrono::system_clock::now());
             if (!ex.retry_after_ms.empty()) r.retry_after_ms = parse_retry_after_ms(ex.retry_after_ms);
             if (ex.should_retry == "false") r.should_retry = false;
             else if (ex.should_retry == "true") r.should_retry = true;
-            r.location = ex.location;
+            r.location = location;
         }
         const Decision d = policy_.classify(r, job.attempts, random_);
         job.last_status = ex.status;
@@ -527,6 +538,7 @@ private:
         rec.attempts = job.attempts;
         rec.latency_ms = job.last_latency_ms;
         rec.is_active = active;
+        message = redact(std::move(message));
         for (auto line : job.work.lines) {
             rec.line = line;
             rec.message = message;
@@ -548,6 +560,7 @@ private:
     void abort_run(std::string reason) {
         if (report_.aborted || finished_) return;
         report_.aborted = true;
+        reason = redact(std::move(reason));
         report_.abort_reason = reason;
         warn("error: " + reason);
         drain("not sent: the run stopped (" + reason + ")");

@@ -15,7 +15,10 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -399,6 +402,83 @@ TEST(Engine, WrongKeyStopsTheRunAndSendsNothingMore) {
     for (const auto& rec : r.records) EXPECT_EQ(rec.message.find("S3CRET"), std::string::npos) << rec.message;
     EXPECT_EQ(summary.find("S3CRET"), std::string::npos);
     EXPECT_EQ(r.report.abort_reason.find("S3CRET"), std::string::npos);
+}
+
+// A hostile or broken server that puts our request head, Authorization included, in its errors.
+class EchoingServer {
+public:
+    EchoingServer() {
+        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        ::listen(listener_, 4);
+        socklen_t len = sizeof addr;
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~EchoingServer() {
+        ::shutdown(listener_, SHUT_RDWR);
+        ::close(listener_);
+        thread_.join();
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/partner"; }
+
+private:
+    void serve() {
+        const int fd = ::accept(listener_, nullptr, nullptr);
+        if (fd < 0) return;
+        for (;;) {
+            std::string head;
+            char c;
+            while (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
+                if (::read(fd, &c, 1) != 1) {
+                    ::close(fd);
+                    return;
+                }
+                head += c;
+            }
+            const auto length_at = head.find("Content-Length: ");
+            std::string body(std::stoul(head.substr(length_at + 16)), '\0');
+            for (std::size_t got = 0; got < body.size();) got += static_cast<std::size_t>(::read(fd, body.data() + got, body.size() - got));
+            for (char& ch : head)
+                if (ch == '\r' || ch == '\n' || ch == '"') ch = ' ';
+            const std::string envelope = R"({"success":false,"error":{"status":400,"code":1999,"message":")" + head + R"("}})";
+            const std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(envelope.size()) +
+                                       "\r\n\r\n" + envelope;
+            if (::write(fd, answer.data(), answer.size()) < 0) break;
+        }
+        ::close(fd);
+    }
+    int listener_ = -1;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+TEST(Engine, KeyEchoedByTheServerIsNeverPassedOn) {
+    EchoingServer server;
+    ApplyOptions o;
+    o.base_url = server.url();
+    o.api_key = "echo-me-S3CRET";
+    o.connections = 1;
+    o.rate = 0;
+    o.handle_signals = false;
+    o.budget = cardsync::BudgetSpec{0, 600s};
+    std::string logged;
+    o.log = [&logged](std::string_view line) { logged += line; };
+    o.warn = [&logged](std::string_view line) { logged += line; };
+    std::string csv = "phone_number,first_name\n";
+    for (int i = 0; i < 60; ++i) csv += number(i) + ",Ann\n";
+    const auto r = run(o, csv);  // 60 identical 400s: the flood stop fires too, and echoes nothing
+    ASSERT_FALSE(r.records.empty());
+    EXPECT_EQ(r.records.front().outcome, Outcome::rejected);
+    EXPECT_NE(r.records.front().message.find("[API key]"), std::string::npos) << r.records.front().message;
+    for (const auto& rec : r.records) EXPECT_EQ(rec.message.find("S3CRET"), std::string::npos) << rec.message;
+    EXPECT_EQ(logged.find("S3CRET"), std::string::npos) << logged;
+    EXPECT_EQ(r.report.abort_reason.find("S3CRET"), std::string::npos);
+    EXPECT_EQ(r.report.summary().find("S3CRET"), std::string::npos);
 }
 
 TEST(Engine, FloodOfOnePermanentErrorStopsEarly) {
