@@ -331,19 +331,20 @@ net::awaitable<void> watch_loop(Pool pool, Connection* c) {
     }
 }
 
-// Completes the requests a dead session leaves behind; those never written stay queued.
+// Completes the requests a dead session leaves behind; those never written stay queued. They are
+// taken off the queue first: a completion may shut the whole pool down (and clear the queue).
 void settle(PoolState& pool, Connection* c) {
-    const std::size_t n = c->written;
+    std::vector<Pending> lost(std::make_move_iterator(c->queue.begin()),
+                              std::make_move_iterator(c->queue.begin() + static_cast<std::ptrdiff_t>(c->written)));
+    c->queue.erase(c->queue.begin(), c->queue.begin() + static_cast<std::ptrdiff_t>(c->written));
     c->written = 0;
     const TimePoint now = Clock::now();
-    for (std::size_t i = 0; i < n; ++i) {
-        Pending p = std::move(c->queue.front());
-        c->queue.pop_front();
+    for (std::size_t i = 0; i < lost.size(); ++i) {
         Exchange ex;
-        ex.id = p.id;
-        ex.reused = p.reused;
-        ex.sent_at = p.sent_at;
-        ex.latency = now - p.sent_at;
+        ex.id = lost[i].id;
+        ex.reused = lost[i].reused;
+        ex.sent_at = lost[i].sent_at;
+        ex.latency = now - lost[i].sent_at;
         ex.error = c->failure.kind == TransportError::none ? TransportError::read : c->failure.kind;
         if (c->closing) {
             ex.unprocessed = true;
