@@ -244,8 +244,7 @@ net::awaitable<void> write_loop(Pool pool, Connection* c) {
     }
 }
 
-Exchange answer_exchange(PoolState& pool, Connection* c, Pending& p,
-                         http::response<http::string_body>& msg) {
+Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_body>& msg) {
     Exchange ex;
     ex.id = p.id;
     ex.status = static_cast<int>(msg.result_int());
@@ -257,7 +256,6 @@ Exchange answer_exchange(PoolState& pool, Connection* c, Pending& p,
     ex.reused = p.reused;
     ex.sent_at = p.sent_at;
     ex.latency = Clock::now() - p.sent_at;
-    (void)pool;
     return ex;
 }
 
@@ -303,7 +301,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
         ++pool->stats.answers;
         auto& msg = parser.get();
         if (!msg.keep_alive()) c->closing = true;
-        Exchange ex = answer_exchange(*pool, c, p, msg);
+        Exchange ex = answer_exchange(c, p, msg);
         pool->complete(std::move(ex));  // may queue more work on this connection
         if (c->closing) {
             ++pool->stats.closes_by_server;
@@ -320,7 +318,7 @@ net::awaitable<void> watch_loop(Pool pool, Connection* c) {
         const TimePoint deadline = c->written ? c->queue.front().sent_at + pool->opt.attempt_timeout : TimePoint::max();
         c->watchdog.expires_at(deadline);
         auto [ec] = co_await c->watchdog.async_wait(token);
-        (void)ec;
+        (void)ec;  // cancelled: the front request changed, look again
         if (c->broken) break;
         if (c->written && Clock::now() >= c->queue.front().sent_at + pool->opt.attempt_timeout) {
             ++pool->stats.timeouts;
