@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The first thing a new user runs: installs what is missing, builds Release, and runs the main job
-# on samples/ (today a dry run; extra arguments are passed to `cardsync apply`).
+# The first thing a new user runs: installs what is missing, builds Release, and runs the main job on
+# samples/ against the built-in simulator (no API key needed). The records go to stdout; the cards the
+# simulator holds afterwards go to build/sample-cards.ndjson. Extra arguments go to `cardsync apply`.
+# The samples hold invalid rows, cards that do not exist and numbers outside the account on purpose,
+# so the run ends with exit status 1 (some rows not fine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target cardsync
-exec build/cardsync apply samples/contacts.csv --dry-run "$@"
+exec build/cardsync apply samples/contacts.csv --mock \
+    --mock-seed-cards samples/mock-cards.csv --mock-outside-prefix +1800 \
+    --mock-state-out build/sample-cards.ndjson "$@"

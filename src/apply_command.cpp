@@ -4,6 +4,7 @@
 #include "cardsync/cli.hpp"
 #include "cardsync/engine.hpp"
 #include "cardsync/input_error.hpp"
+#include "cardsync/mock_command.hpp"
 #include "cardsync/number_budget.hpp"
 #include "cardsync/result_record.hpp"
 #include "cardsync/results_reader.hpp"
@@ -19,10 +20,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <random>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <variant>
+
+#include <unistd.h>
 
 namespace cardsync {
 
@@ -76,6 +81,11 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
     cmd->add_option("--grace", args.grace_s, "After Ctrl-C, seconds left to requests in flight (again: stop now)")
         ->check(CLI::Range(0.0, 3600.0))->capture_default_str()->group(send);
     cmd->add_flag("-v,--verbose", args.verbose, "Retries and connection events on stderr")->group(send);
+
+    cmd->add_flag("--mock", args.mock,
+                  "Run against the built-in simulator, started here on 127.0.0.1 with a generated token: "
+                  "no API key needed; the --mock-* options shape it (see `cardsync mock --help`)");
+    add_mock_options(*cmd, args.mock_options, "mock-");
     return cmd;
 }
 
@@ -143,25 +153,32 @@ std::string env(const char* name) {
 // Messages never include the key itself.
 ApplyOptions send_options(const ApplyArgs& args) {
     ApplyOptions o;
-    o.base_url = !args.base_url.empty() ? args.base_url : env("LINQ_API_V3_BASE_URL");
-    if (o.base_url.empty()) o.base_url = std::string(default_base_url);
-    parse_api_endpoint(o.base_url, args.allow_insecure_http);  // fail before reading anything
-    if (!args.api_key_file.empty()) {
-        std::ifstream in(args.api_key_file, std::ios::binary);
-        if (!in) throw std::invalid_argument("cannot read --api-key-file '" + args.api_key_file + "'");
-        std::ostringstream key;
-        key << in.rdbuf();
-        o.api_key = trim(key.str());
-        if (o.api_key.empty()) throw std::invalid_argument("--api-key-file '" + args.api_key_file + "' is empty");
+    if (args.mock) {
+        // The simulator supplies the URL and the token; a key or URL given too is a mistake to point out.
+        if (!args.base_url.empty() || !args.api_key_file.empty())
+            throw std::invalid_argument("--mock runs against the built-in simulator: drop --base-url and --api-key-file");
+        // base_url and api_key are filled in by start_mock once the simulator listens.
     } else {
-        o.api_key = trim(env("LINQ_API_V3_API_KEY"));
-        if (o.api_key.empty())
-            throw std::invalid_argument("no API key: set LINQ_API_V3_API_KEY or pass --api-key-file FILE "
-                                        "(or use --dry-run to check the input without sending)");
+        o.base_url = !args.base_url.empty() ? args.base_url : env("LINQ_API_V3_BASE_URL");
+        if (o.base_url.empty()) o.base_url = std::string(default_base_url);
+        parse_api_endpoint(o.base_url, args.allow_insecure_http);  // fail before reading anything
+        if (!args.api_key_file.empty()) {
+            std::ifstream in(args.api_key_file, std::ios::binary);
+            if (!in) throw std::invalid_argument("cannot read --api-key-file '" + args.api_key_file + "'");
+            std::ostringstream key;
+            key << in.rdbuf();
+            o.api_key = trim(key.str());
+            if (o.api_key.empty()) throw std::invalid_argument("--api-key-file '" + args.api_key_file + "' is empty");
+        } else {
+            o.api_key = trim(env("LINQ_API_V3_API_KEY"));
+            if (o.api_key.empty())
+                throw std::invalid_argument("no API key: set LINQ_API_V3_API_KEY or pass --api-key-file FILE "
+                                            "(or use --dry-run to check the input without sending)");
+        }
+        for (char c : o.api_key)
+            if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F)
+                throw std::invalid_argument("the API key holds a blank or control character; check how it was stored");
     }
-    for (char c : o.api_key)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F)
-            throw std::invalid_argument("the API key holds a blank or control character; check how it was stored");
     const auto budget = parse_budget(args.budget);
     if (!budget) throw std::invalid_argument("--budget '" + args.budget + "': expected CALLS/WINDOW like 3/10m, or off");
     o.budget = *budget;
@@ -203,13 +220,49 @@ void load_resume(const std::string& path, ApplyOptions& o, bool quiet) {
     }
 }
 
+// A token nobody could guess, so even the in-process simulator is never open to other local users.
+std::string generated_token() {
+    std::random_device entropy;
+    return fmt::format("mock-{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
+}
+
+// Starts the simulator for --mock and points `o` at it (its URL, token and, for TLS, its certificate).
+std::unique_ptr<MockServer> start_mock(const ApplyArgs& args, ApplyOptions& o, const std::string& cert_path) {
+    MockOptions m = args.mock_options;
+    m.api_key = generated_token();
+    if (m.seed_cards_csv.empty()) m.every_number_has_card = true;
+    if (m.tls && m.write_cert_to.empty()) m.write_cert_to = cert_path;
+    auto server = std::make_unique<MockServer>(m);
+    o.base_url = server->api_url();
+    o.api_key = m.api_key;
+    if (m.tls) o.cacert = m.write_cert_to;
+    return server;
+}
+
+void print_mock_report(const MockServer& server) {
+    fmt::print(stderr, "cardsync: simulator: {}\n", mock_summary(server));
+}
+
 int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader) {
     if (args.resume) load_resume(args.results, options, args.quiet);
     const bool resumed = !options.already_updated.empty();
     ResultsWriter writer(args.results, results_format_from_path(args.results), args.resume);
     if (args.verbose) options.log = [](std::string_view line) { fmt::print(stderr, "cardsync: {}\n", line); };
+    std::unique_ptr<MockServer> mock;
+    std::optional<std::filesystem::path> mock_cert;
+    if (args.mock) {
+        mock_cert = std::filesystem::temp_directory_path() / fmt::format("cardsync-mock-{}.pem", ::getpid());
+        mock = start_mock(args, options, mock_cert->string());
+        if (!args.quiet) fmt::print(stderr, "cardsync: --mock: simulator serving at {}\n", options.base_url);
+    }
     StopSignal stop;
     const ApplyReport report = run_apply(options, reader, writer, stop);
+    if (mock) {
+        mock->stop();
+        if (!args.quiet) print_mock_report(*mock);
+        std::error_code ignored;
+        if (args.mock_options.write_cert_to.empty()) std::filesystem::remove(*mock_cert, ignored);
+    }
     if (!args.quiet) {
         if (resumed) fmt::print(stderr, "cardsync: resumed: {} rows were already updated\n", options.already_updated.size());
         fmt::print(stderr, "cardsync: {}\n", report.summary());

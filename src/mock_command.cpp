@@ -112,6 +112,16 @@ void add_mock_options(CLI::App& cmd, MockOptions& o, const std::string& prefix) 
     cmd.add_option(name("state-out"), o.state_out, "At exit, write every card as NDJSON here")->group(group);
 }
 
+std::string mock_summary(const MockServer& server) {
+    const MockStats s = server.stats();
+    const std::string cards = server.cards_ndjson();
+    std::string statuses;
+    for (const auto& [code, count] : s.by_status) statuses += fmt::format("{}{} x{}", statuses.empty() ? "" : ", ", code, count);
+    return fmt::format("{} requests ({}); writes applied: {}; connections: {} ({} refused); cards: {}", s.requests,
+                       statuses.empty() ? "none" : statuses, s.writes_applied, s.connections_total,
+                       s.connections_refused, std::count(cards.begin(), cards.end(), '\n'));
+}
+
 int run_mock_command(const MockOptions& options) {
     sigset_t signals, previous;
     sigemptyset(&signals);
@@ -127,15 +137,7 @@ int run_mock_command(const MockOptions& options) {
         int received = 0;
         sigwait(&signals, &received);
         server.stop();
-        const MockStats s = server.stats();
-        const std::string cards = server.cards_ndjson();
-        std::string statuses;
-        for (const auto& [code, count] : s.by_status) statuses += fmt::format("{}{} x{}", statuses.empty() ? "" : ", ", code, count);
-        fmt::print(stderr,
-                   "cardsync mock: stopped after {} requests ({}); writes applied: {}; connections: {} ({} refused); "
-                   "cards: {}\n",
-                   s.requests, statuses.empty() ? "none" : statuses, s.writes_applied, s.connections_total,
-                   s.connections_refused, std::count(cards.begin(), cards.end(), '\n'));
+        fmt::print(stderr, "cardsync mock: stopped after {}\n", mock_summary(server));
     } catch (const std::exception& e) {
         fmt::print(stderr, "cardsync mock: error: {}\n", e.what());
         status = exit_usage;

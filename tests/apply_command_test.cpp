@@ -124,3 +124,53 @@ TEST(ApplyCommand, ResumeRepairsATornLastRecordAndSkipsWhatWasUpdated) {
 }
 
 }  // namespace
+
+namespace {
+
+// The README's first command: the samples against the in-process simulator, no key anywhere.
+TEST(ApplyCommand, MockRunsTheSamplesWithoutAKey) {
+    TempDir dir;
+    const std::string samples = CARDSYNC_SAMPLES;
+    const auto state = dir.file("state.ndjson");
+    const auto r = run_process({bin, "apply", "--mock", "--mock-seed-cards", samples + "/mock-cards.csv",
+                                "--mock-outside-prefix", "+1800", "--mock-state-out", state, "--rate", "0",
+                                samples + "/contacts.csv"});
+    EXPECT_EQ(r.exit_code, cardsync::exit_rows_failed) << r.err;  // the samples hold invalid rows on purpose
+    const auto count = [&](const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = r.out.find(needle); at != std::string::npos; at = r.out.find(needle, at + 1)) ++n;
+        return n;
+    };
+    EXPECT_EQ(lines(r.out), 34u);
+    EXPECT_EQ(count("\"outcome\":\"updated\""), 23u) << r.out;
+    EXPECT_EQ(count("\"outcome\":\"invalid\""), 7u);
+    EXPECT_EQ(count("\"http_status\":403"), 2u);  // +1800... is outside the account
+    EXPECT_EQ(count("\"http_status\":404"), 2u);  // numbers without a card
+    // What the simulator holds afterwards: the updates, merged into the seeded cards.
+    const auto cards = cardsync::test::read_file(state);
+    EXPECT_NE(cards.find("\"first_name\":\"Zoë\",\"last_name\":\"Lefèvre\""), std::string::npos) << cards;
+    EXPECT_NE(cards.find("\"last_name\":\"Johnson-Park\""), std::string::npos) << cards;  // the later row wins
+    EXPECT_NE(r.err.find("simulator"), std::string::npos) << r.err;
+}
+
+TEST(ApplyCommand, MockWithoutSeedCardsGivesEveryNumberACard) {
+    const auto r = run_process({bin, "apply", "--mock", "--format", "csv", "--rate", "0", "-"}, rows(20));
+    EXPECT_EQ(r.exit_code, cardsync::exit_ok) << r.err;
+    EXPECT_EQ(lines(r.out), 20u);
+}
+
+TEST(ApplyCommand, MockOverTlsTrustsItsOwnCertificate) {
+    const auto r = run_process({bin, "apply", "--mock", "--mock-tls", "--format", "csv", "--rate", "0", "-"}, rows(5));
+    EXPECT_EQ(r.exit_code, cardsync::exit_ok) << r.err;
+    EXPECT_NE(r.err.find("https://127.0.0.1:"), std::string::npos) << r.err;
+}
+
+TEST(ApplyCommand, MockRefusesAKeyOrUrlGivenToo) {
+    const auto r = run_process({bin, "apply", "--mock", "--base-url", "https://api.linqapp.com/api/partner",
+                                "--format", "csv", "-"},
+                               rows(1));
+    EXPECT_EQ(r.exit_code, cardsync::exit_usage);
+    EXPECT_NE(r.err.find("--mock"), std::string::npos) << r.err;
+}
+
+}  // namespace

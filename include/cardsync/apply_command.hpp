@@ -1,6 +1,8 @@
 #pragma once
 // `cardsync apply`: its options and the driver that runs a job (or a dry run) from them.
 
+#include "cardsync/mock_server.hpp"
+
 #include <string>
 
 namespace CLI {
@@ -35,6 +37,12 @@ struct ApplyArgs {
     bool resume = false;          ///< skip rows already recorded `updated` in --results, append the rest
     double grace_s = 5;           ///< after SIGINT/SIGTERM, time left to requests in flight
     bool verbose = false;         ///< retries and connection events on stderr
+
+    // --mock: run against the built-in simulator, started in-process on an ephemeral loopback port
+    // with a generated token (no key, no --base-url). Without --mock-seed-cards every valid number
+    // has a card, so any input file shows real outcomes.
+    bool mock = false;
+    MockOptions mock_options;     ///< the simulator's options, as --mock-<name>
 };
 
 /// Registers the `apply` subcommand and its options on `app`, bound to `args`.

@@ -25,6 +25,9 @@ void add_mock_options(CLI::App& cmd, MockOptions& options, const std::string& pr
 /// Parses a duration in seconds: "90", "1.5", "500ms", "30s", "10m", "1h". Throws std::invalid_argument.
 double parse_duration_s(std::string_view text);
 
+/// One line of what the simulator saw: requests by status, writes applied, connections, cards held.
+std::string mock_summary(const MockServer& server);
+
 /// Runs the simulator: prints its base URL ("http://127.0.0.1:PORT") and a newline on stdout as soon
 /// as it serves, blocks until SIGINT or SIGTERM, stops cleanly, prints a summary of its counters on
 /// stderr, and returns exit_ok; exit_usage (with the reason on stderr) when it cannot start.
