@@ -20,10 +20,12 @@
 #include "cardsync/api_endpoint.hpp"
 #include "cardsync/clock.hpp"
 #include "cardsync/connection_pool.hpp"
+#include "cardsync/input_identity.hpp"
 #include "cardsync/latency_histogram.hpp"
 #include "cardsync/number_budget.hpp"
 #include "cardsync/result_record.hpp"
 #include "cardsync/retry_policy.hpp"
+#include "cardsync/shard.hpp"
 
 #include <array>
 #include <chrono>
@@ -99,6 +101,8 @@ struct ApplyReport {
     LatencyHistogram intended_latency;           ///< per answered attempt: due to be sent -> answer (includes pacing)
     PoolStats pool;
     std::uint64_t peak_rss_kib = 0;              ///< the process's peak resident memory (VmHWM), 0 if unknown
+    InputIdentity input;                         ///< what was read (for summaries and `cardsync merge`)
+    std::optional<ShardSpec> shard;              ///< this run's shard, when sharded
 
     std::uint64_t count(Outcome o) const noexcept { return outcomes[static_cast<std::size_t>(o)]; }
     std::uint64_t records() const noexcept;
