@@ -666,7 +666,8 @@ private:
     NumberBudget budget_;
     Lanes lanes_;
     SendMeter meter_;
-    net::io_context io_{1};
+    // One thread runs it; other threads only post (StopSignal), which the scheduler still locks.
+    net::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     timer token_timer_, retry_wake_, flush_timer_, grace_timer_;
     TimePoint token_due_ = TimePoint::max();  ///< when token_loop wakes to pump again
     bool pumping_ = false;

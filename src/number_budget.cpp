@@ -1,3 +1,4 @@
+#include "cardsync/key_hash.hpp"
 #include "cardsync/number_budget.hpp"
 
 #include <fmt/format.h>
@@ -63,11 +64,7 @@ struct NumberBudget::Impl {
         TimePoint blocked_until{};      ///< the server's wait
         std::size_t pending = 0;        ///< expiry-queue entries naming this number
     };
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
+    using Map = std::unordered_map<std::string, Entry, ShortKeyHash, std::equal_to<>>;
     // Map nodes never move, so the queue may point at them; a node is erased when its last
     // queue entry leaves, which is when its window and wait have passed.
     struct Expiry {
