@@ -1,6 +1,7 @@
 #include "cardsync/key_hash.hpp"
 #include "cardsync/number_budget.hpp"
 
+#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -60,7 +61,8 @@ std::string to_string(const BudgetSpec& spec) {
 
 struct NumberBudget::Impl {
     struct Entry {
-        std::vector<TimePoint> calls;   ///< the last spec.calls call times, oldest first
+        // the last spec.calls call times, oldest first; inline for the API's 3 (no allocation per number)
+        boost::container::small_vector<TimePoint, 3> calls;
         TimePoint blocked_until{};      ///< the server's wait
         std::size_t pending = 0;        ///< expiry-queue entries naming this number
     };
