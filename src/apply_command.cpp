@@ -193,7 +193,6 @@ ApplyOptions send_options(const ApplyArgs& args) {
     o.insecure = args.insecure;
     o.allow_insecure_http = args.allow_insecure_http;
     o.grace = seconds_to_duration(args.grace_s);
-    o.peek_unread_line = args.input != "-";
     if (args.resume && (args.results.empty() || args.results == "-"))
         throw std::invalid_argument("--resume needs --results FILE: the file of the run to continue");
     return o;

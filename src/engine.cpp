@@ -6,6 +6,7 @@
 #include "cardsync/response_parser.hpp"
 #include "cardsync/results_writer.hpp"
 #include "cardsync/retry_after.hpp"
+#include "cardsync/row_prefetcher.hpp"
 #include "cardsync/row_reader.hpp"
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/token_bucket.hpp"
@@ -174,6 +175,7 @@ public:
         net::co_spawn(io_, token_loop(this), rethrow);
         net::co_spawn(io_, retry_loop(this), rethrow);
         net::co_spawn(io_, flush_loop(this), rethrow);
+        prefetch_.start([this] { net::post(io_, [this] { admit_more(); }); });
         net::post(io_, [this] { admit_more(); });
         try {
             io_.run();
@@ -283,7 +285,9 @@ private:
         InputRow row;
         admitting_ = true;
         while (ready_.size() + pool_->in_flight() < target_active_ && lanes_.rows() < opt_.max_admitted) {
-            if (!reader_.next(row)) {
+            const auto next = prefetch_.try_next(row);
+            if (next == RowPrefetcher::Next::empty) break;  // the prefetcher posts rows_ready()
+            if (next == RowPrefetcher::Next::end) {
                 reading_stopped_ = true;
                 report_.input_exhausted = true;
                 break;
@@ -632,11 +636,12 @@ private:
     void stop_reading() {
         if (reading_stopped_) return;
         reading_stopped_ = true;
-        if (opt_.peek_unread_line) {
-            InputRow row;
-            if (reader_.next(row)) report_.first_line_not_reached = row.line;
-            else report_.input_exhausted = true;
-        }
+        // the next row, if already read ahead, names the first line not reached (never waits)
+        InputRow row;
+        const auto next = prefetch_.try_next(row);
+        if (next == RowPrefetcher::Next::row) report_.first_line_not_reached = row.line;
+        else if (next == RowPrefetcher::Next::end) report_.input_exhausted = true;
+        prefetch_.stop();
     }
 
     void maybe_finish() {
@@ -668,6 +673,7 @@ private:
     SendMeter meter_;
     // One thread runs it; other threads only post (StopSignal), which the scheduler still locks.
     net::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+    RowPrefetcher prefetch_{reader_};  // after io_: stopped (no more posts) before io_ goes
     timer token_timer_, retry_wake_, flush_timer_, grace_timer_;
     TimePoint token_due_ = TimePoint::max();  ///< when token_loop wakes to pump again
     bool pumping_ = false;
