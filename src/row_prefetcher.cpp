@@ -38,8 +38,14 @@ void RowPrefetcher::run() {
                 error_ = error;
                 end_bytes_ = reader_.bytes_read();
             } else {
-                room_.wait(lock, [this] { return stop_ || queue_.size() < capacity_; });
-                if (stop_) return;
+                if (queue_.size() >= capacity_) {
+                    // Full: wait until half is taken, so the two threads meet once per half a queue,
+                    // not once per row.
+                    producer_waiting_ = true;
+                    room_.wait(lock, [this] { return stop_ || queue_.size() <= capacity_ / 2; });
+                    producer_waiting_ = false;
+                    if (stop_) return;
+                }
                 queue_.push_back(Item{std::move(row), reader_.bytes_read()});
             }
             notify = consumer_waiting_;
@@ -53,12 +59,12 @@ void RowPrefetcher::run() {
 RowPrefetcher::Next RowPrefetcher::try_next(InputRow& row) {
     std::unique_lock lock(mutex_);
     if (!queue_.empty()) {
-        const bool was_full = queue_.size() >= capacity_;
         row = std::move(queue_.front().row);
         bytes_taken_.store(queue_.front().bytes, std::memory_order_relaxed);
         queue_.pop_front();
+        const bool wake = producer_waiting_ && queue_.size() == capacity_ / 2;
         lock.unlock();
-        if (was_full) room_.notify_one();
+        if (wake) room_.notify_one();
         return Next::row;
     }
     if (done_) {

@@ -123,9 +123,13 @@ TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacity) {
     EXPECT_LE(reader.produced_.load(), 101);  // 100 queued, one more read and waiting for room
     EXPECT_GE(reader.produced_.load(), 100);
     InputRow row;
-    for (int i = 0; i < 50; ++i) ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);
+    for (int i = 0; i < 49; ++i) ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(reader.produced_.load(), 101) << "it reads on only once half the queue is taken";
+    ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // 50 left: half
     std::this_thread::sleep_for(100ms);
     EXPECT_LE(reader.produced_.load(), 151);
+    EXPECT_GE(reader.produced_.load(), 150);
 }
 
 TEST(RowPrefetcher, AReadWaitingOnAPipeIsInterruptedByStop) {

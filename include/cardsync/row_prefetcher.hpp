@@ -61,6 +61,7 @@ private:
     std::uint64_t end_bytes_ = 0;
     bool stop_ = false;
     bool consumer_waiting_ = false;
+    bool producer_waiting_ = false;
     std::atomic<std::uint64_t> bytes_taken_{0};
     std::thread thread_;
 };
