@@ -168,6 +168,13 @@ struct PoolState {
     PoolStats stats;
     std::size_t in_flight = 0;
     bool stopped = false;
+    // The newest TLS session the server gave us (one reference held): later connections resume it
+    // and skip the certificate exchange and its verification.
+    SSL_SESSION* tls_session = nullptr;
+
+    ~PoolState() {
+        if (tls_session) SSL_SESSION_free(tls_session);
+    }
 
     void log(const std::string& line) const {
         if (opt.log) opt.log(line);
@@ -246,6 +253,7 @@ net::awaitable<Failure> open_connection(Pool pool, Connection* c) {
             if (is_ip_literal(ep.host)) X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str());
             else SSL_set1_host(ssl_handle, ep.host.c_str());
         }
+        if (pool->tls_session) SSL_set_session(ssl_handle, pool->tls_session);
         low.expires_after(pool->opt.connect_timeout);
         auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, token);
         if (hec) {
@@ -263,6 +271,7 @@ net::awaitable<Failure> open_connection(Pool pool, Connection* c) {
             }
             co_return f;
         }
+        if (SSL_session_reused(ssl_handle)) ++pool->stats.tls_resumed;
     }
     low.expires_never();
     co_return Failure{};
@@ -488,6 +497,21 @@ ConnectionPool::ConnectionPool(boost::asio::io_context& io, PoolOptions options,
     opt.pipeline = std::max(1, opt.pipeline);
     if (opt.endpoint.tls) {
         auto& ctx = impl_->ssl_ctx.emplace(ssl::context::tls_client);
+        // Keep the server's newest session (TLS 1.3 sends it after the handshake) for resumption.
+        SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        // (Asio keeps its verify callback in the context's app data: the pool gets a slot of its own.)
+        static const int pool_slot = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+        SSL_CTX_set_ex_data(ctx.native_handle(), pool_slot, static_cast<PoolState*>(impl_.get()));
+        SSL_CTX_sess_set_new_cb(ctx.native_handle(), [](SSL* ssl, SSL_SESSION* session) -> int {
+            auto* pool = static_cast<PoolState*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pool_slot));
+            // A copy: OpenSSL marks the connection's own session not resumable when that connection
+            // ends without a TLS close_notify, which servers closing idle connections often do.
+            if (SSL_SESSION* copy = SSL_SESSION_dup(session)) {
+                if (pool->tls_session) SSL_SESSION_free(pool->tls_session);
+                pool->tls_session = copy;
+            }
+            return 0;  // the original stays OpenSSL's
+        });
         ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
         if (opt.insecure) {
