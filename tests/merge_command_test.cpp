@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -311,6 +312,40 @@ TEST(MergeCommand, ShardIndexFromKubernetesOrSlurm) {
     usage({"--shard", "3/3", "--results", dir.file("x.ndjson")}, "--shard '3/3'");
     usage({"--shard", "0/3"}, "--shard needs --results FILE");
     usage({"--shard", "0/3", "--shard-count", "3", "--results", dir.file("x.ndjson")}, "excludes");
+}
+
+}  // namespace
+
+namespace {
+
+// samples/slurm-array.sh as each array task and the merge job run it, without Slurm.
+TEST(MergeCommand, TheSlurmSampleRunsShardsAndMerges) {
+    ::unsetenv("JOB_COMPLETION_INDEX");
+    ::unsetenv("SLURM_ARRAY_TASK_MIN");
+    TempDir dir;
+    const std::string script = samples + "/slurm-array.sh";
+    const std::string input = samples + "/contacts.csv";
+    const std::string out = dir.file("out");
+    const std::vector<std::string> env{"CARDSYNC=" + bin, "ACCOUNT_RATE=0", "CARDSYNC_APPLY_ARGS=--mock -q"};
+    for (int i = 0; i < 3; ++i) {
+        auto task_env = env;
+        task_env.push_back("SLURM_ARRAY_TASK_ID=" + std::to_string(i));
+        const auto r = run_process({"/bin/bash", script, "shard", input, out, "3"}, {}, task_env);
+        EXPECT_EQ(r.exit_code, 0) << r.err;  // exit 1 (invalid rows in the samples) is a finished shard
+        EXPECT_EQ(read_shard_manifest(shard_manifest_path(out + "/shard-" + std::to_string(i) + ".ndjson")).shard,
+                  (ShardSpec{static_cast<std::uint32_t>(i), 3}));
+    }
+    const auto merged = run_process({"/bin/bash", script, "merge", input, out, "3"}, {}, env);
+    EXPECT_EQ(merged.exit_code, 0) << merged.err;
+    const auto records = read_records(out + "/merged.ndjson");
+    ASSERT_EQ(records.size(), 34u);
+    EXPECT_TRUE(std::is_sorted(records.begin(), records.end(),
+                               [](const auto& a, const auto& b) { return a.line < b.line; }));
+    // A shard missing: the merge job fails with the reason.
+    std::filesystem::remove(out + "/shard-1.ndjson");
+    const auto refused = run_process({"/bin/bash", script, "merge", input, out, "3"}, {}, env);
+    EXPECT_EQ(refused.exit_code, exit_usage);
+    EXPECT_NE(refused.err.find("shard-1.ndjson"), std::string::npos) << refused.err;
 }
 
 }  // namespace
