@@ -17,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace cardsync {
@@ -32,7 +33,7 @@ CLI::App* add_merge_command(CLI::App& app, MergeArgs& args) {
     cmd->add_flag("--allow-partial", args.allow_partial,
                   "Merge shards whose run stopped before the end of the input (their unread rows have no record)");
     cmd->add_option("--sort-run", args.run_records,
-                    "Records per shard sorted in memory at once; more are sorted in runs spilled to $TMPDIR")
+                    "Records held in memory for sorting, all shards together; beyond that, sorted runs are spilled to $TMPDIR")
         ->check(CLI::Range(1, 100'000'000))->capture_default_str();
     cmd->add_flag("-q,--quiet", args.quiet, "No summary on stderr");
     return cmd;
@@ -61,7 +62,17 @@ struct PendingOutput {
     }
 };
 
+// Each spilled run is an open file until the merge ends: allow as many as the system lets us.
+void raise_open_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 int merge(const MergeArgs& args) {
+    raise_open_file_limit();
     std::vector<ShardFile> shards;
     for (const auto& file : args.shards) shards.push_back(load_shard(file));
     check_shard_set(shards, args.allow_partial);
@@ -69,10 +80,12 @@ int merge(const MergeArgs& args) {
               [](const auto& a, const auto& b) { return a.manifest.shard.index < b.manifest.shard.index; });
 
     // Each shard sorted by line (its records come out as rows finished), checked against its manifest.
+    // The memory bound is for the whole merge: each shard keeps its last sorted run in memory.
+    const std::size_t per_shard = std::max<std::size_t>(1, args.run_records / shards.size());
     std::vector<std::unique_ptr<SortedResults>> sorted;
     std::vector<RecordStream*> streams;
     for (const auto& s : shards) {
-        sorted.push_back(std::make_unique<SortedResults>(s.file, args.run_records));
+        sorted.push_back(std::make_unique<SortedResults>(s.file, per_shard));
         const auto& r = *sorted.back();
         if (r.torn_tail() || r.records_in_file() != s.manifest.records)
             throw std::invalid_argument(fmt::format(

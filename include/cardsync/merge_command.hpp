@@ -23,7 +23,7 @@ struct MergeArgs {
     std::string out;                   ///< merged results: format by extension; "-" = NDJSON on stdout
     bool allow_partial = false;        ///< accept shards whose run stopped before the end of the input
     bool quiet = false;                ///< no summary on stderr
-    std::size_t run_records = 200'000; ///< records sorted in memory at once per shard (then spilled)
+    std::size_t run_records = 200'000; ///< records held in memory for sorting, all shards together
 };
 
 /// Registers the `merge` subcommand on `app`, bound to `args`.
