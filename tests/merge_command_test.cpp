@@ -349,3 +349,66 @@ TEST(MergeCommand, TheSlurmSampleRunsShardsAndMerges) {
 }
 
 }  // namespace
+
+namespace {
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+        out.push_back(text.substr(start, nl - start + 1));
+    return out;
+}
+
+void set_records(const std::string& results, std::size_t records) {
+    auto m = read_shard_manifest(shard_manifest_path(results));
+    m.records = records;
+    write_shard_manifest(shard_manifest_path(results), m);
+}
+
+// Shards whose manifests agree but whose records do not: a row recorded twice, or by the wrong shard.
+TEST(MergeCommand, RefusesALineInTwoShardsOrInTheWrongOne) {
+    TempDir dir;
+    const auto a = run_shards(send_args(samples + "/contacts.csv"), 2, dir, "a");
+    const auto zero = split_lines(test::read_file(a.results[0]));
+    const auto one = split_lines(test::read_file(a.results[1]));
+    const auto pick = [&](bool invalid) {
+        for (const auto& l : zero)
+            if ((l.find("\"outcome\":\"invalid\"") != std::string::npos) == invalid) return l;
+        return std::string();
+    };
+    const std::string invalid_row = pick(true), sent_row = pick(false);
+    ASSERT_FALSE(invalid_row.empty());
+    ASSERT_FALSE(sent_row.empty());
+    const auto line_of = [](const std::string& record) {
+        return record.substr(8, record.find(',') - 8);  // {"line":N,
+    };
+
+    // Shard 1 also records an (invalid) row of shard 0.
+    test::write_file(a.results[1], test::read_file(a.results[1]) + invalid_row);
+    set_records(a.results[1], one.size() + 1);
+    auto r = merge(a.results, dir.file("m.ndjson"));
+    EXPECT_EQ(r.exit_code, exit_usage);
+    EXPECT_NE(r.err.find("line " + line_of(invalid_row) + " is recorded by two shards: " + a.results[0] + " and " +
+                         a.results[1]),
+              std::string::npos)
+        << r.err;
+
+    // A sent row moved from shard 0 into shard 1.
+    std::string rest;
+    for (const auto& l : zero)
+        if (l != sent_row) rest += l;
+    test::write_file(a.results[0], rest);
+    set_records(a.results[0], zero.size() - 1);
+    std::string moved;
+    for (const auto& l : one) moved += l;
+    test::write_file(a.results[1], moved + sent_row);
+    set_records(a.results[1], one.size() + 1);
+    r = merge(a.results, dir.file("m.ndjson"));
+    EXPECT_EQ(r.exit_code, exit_usage);
+    EXPECT_NE(r.err.find("(shard 1/2) holds line " + line_of(sent_row) + " for +"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("which belongs to shard 0/2"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("m.ndjson")));
+}
+
+}  // namespace
