@@ -12,12 +12,20 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -409,6 +417,70 @@ TEST(MergeCommand, RefusesALineInTwoShardsOrInTheWrongOne) {
     EXPECT_NE(r.err.find("(shard 1/2) holds line " + line_of(sent_row) + " for +"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("which belongs to shard 0/2"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(dir.file("m.ndjson")));
+}
+
+}  // namespace
+
+namespace {
+
+// A shard interrupted mid-run (as a node drain's SIGTERM does) leaves a manifest saying its input was
+// not read to the end; merge refuses it; the shard resumed finishes, and the merge then has every row once.
+TEST(MergeCommand, AnInterruptedShardIsRefusedUntilResumed) {
+    TempDir dir;
+    std::string csv = "phone_number,first_name\n";
+    for (int i = 0; i < 3000; ++i) csv += "+1555" + std::to_string(3000000 + i) + ",Ann\n";
+    test::write_file(dir.file("in.csv"), csv);
+    const auto s0 = dir.file("s0.ndjson"), s1 = dir.file("s1.ndjson");
+    const std::vector<std::string> base{bin, "apply", "--mock", "-q", "--budget", "off", dir.file("in.csv")};
+    ASSERT_EQ(run_process(with(base, {"--rate", "0", "--shard", "1/2", "--results", s1})).exit_code, exit_ok);
+
+    const auto args = with(base, {"--rate", "300", "--shard", "0/2", "--results", s0});
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < give_up &&
+           (!std::filesystem::exists(s0) || std::filesystem::file_size(s0) < 5000))
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), exit_interrupted);
+
+    const auto stopped = read_shard_manifest(shard_manifest_path(s0));
+    EXPECT_FALSE(stopped.input.complete);
+    EXPECT_LT(stopped.records, 1400u);
+    const auto refused = merge({s0, s1}, dir.file("m.ndjson"));
+    EXPECT_EQ(refused.exit_code, exit_usage);
+    EXPECT_NE(refused.err.find("shard 0/2 stopped before the end of its input"), std::string::npos) << refused.err;
+
+    ASSERT_EQ(run_process(with(base, {"--rate", "0", "--shard", "0/2", "--results", s0, "--resume"})).exit_code,
+              exit_ok);
+    const auto resumed = read_shard_manifest(shard_manifest_path(s0));
+    EXPECT_TRUE(resumed.input.complete);
+    EXPECT_EQ(resumed.input.sha256, read_shard_manifest(shard_manifest_path(s1)).input.sha256);
+    // Both runs' records are in the file: the second recorded every row of the shard again.
+    EXPECT_EQ(resumed.records, read_records(s0).size());
+    EXPECT_EQ(resumed.records, stopped.records + (3000 - read_records(s1).size()));
+    const auto r = merge({s1, s0}, dir.file("m.ndjson"));
+    ASSERT_EQ(r.exit_code, exit_ok) << r.err;
+    const auto merged = read_records(dir.file("m.ndjson"));
+    ASSERT_EQ(merged.size(), 3000u);
+    for (std::size_t i = 0; i < merged.size(); ++i) {
+        EXPECT_EQ(merged[i].line, i + 2);
+        EXPECT_TRUE(merged[i].outcome == Outcome::updated || merged[i].outcome == Outcome::skipped)
+            << merged[i].line << " " << to_string(merged[i].outcome);
+    }
 }
 
 }  // namespace
