@@ -1,6 +1,7 @@
 #include "cardsync/cli.hpp"
 
 #include "cardsync/apply_command.hpp"
+#include "cardsync/merge_command.hpp"
 #include "cardsync/mock_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -19,6 +20,8 @@ int run_cli(int argc, char** argv) {
     MockOptions mock_options;
     auto* mock = app.add_subcommand("mock", "Run the built-in simulator of the Linq contact-card API until SIGINT/SIGTERM");
     add_mock_options(*mock, mock_options, "");
+    MergeArgs merge_args;
+    auto* merge = add_merge_command(app, merge_args);
 
     try {
         app.parse(argc, argv);
@@ -29,6 +32,7 @@ int run_cli(int argc, char** argv) {
     }
     if (apply->parsed()) return run_apply_command(apply_args);
     if (mock->parsed()) return run_mock_command(mock_options);
+    if (merge->parsed()) return run_merge_command(merge_args);
     return exit_usage;
 }
 

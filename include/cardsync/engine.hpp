@@ -103,6 +103,7 @@ struct ApplyReport {
     std::uint64_t peak_rss_kib = 0;              ///< the process's peak resident memory (VmHWM), 0 if unknown
     InputIdentity input;                         ///< what was read (for summaries and `cardsync merge`)
     std::optional<ShardSpec> shard;              ///< this run's shard, when sharded
+    std::uint64_t rows_other_shards = 0;         ///< rows read and left to other shards (not in rows_read)
 
     std::uint64_t count(Outcome o) const noexcept { return outcomes[static_cast<std::size_t>(o)]; }
     std::uint64_t records() const noexcept;
