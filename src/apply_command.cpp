@@ -10,6 +10,7 @@
 #include "cardsync/results_reader.hpp"
 #include "cardsync/results_writer.hpp"
 #include "cardsync/row_reader.hpp"
+#include "cardsync/snapshot_fetch.hpp"
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/validate.hpp"
 
@@ -81,6 +82,14 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
     cmd->add_option("--grace", args.grace_s, "After Ctrl-C, seconds left to requests in flight (again: stop now)")
         ->check(CLI::Range(0.0, 3600.0))->capture_default_str()->group(send);
     cmd->add_flag("-v,--verbose", args.verbose, "Retries and connection events on stderr")->group(send);
+    cmd->add_flag("--skip-unchanged", args.skip_unchanged,
+                  "First read the live cards (one GET); rows whose fields all equal them are recorded skipped "
+                  "(unchanged) and not sent")
+        ->group(send);
+    cmd->add_flag("--create-missing", args.create_missing,
+                  "First read the live cards (one GET); numbers without a card are created with POST (rows "
+                  "need first_name); a card that appeared meanwhile (409/2014) is updated with PATCH")
+        ->group(send);
 
     cmd->add_flag("--mock", args.mock,
                   "Run against the built-in simulator, started here on 127.0.0.1 with a generated token: "
@@ -149,6 +158,8 @@ std::string env(const char* name) {
     return v ? std::string(v) : std::string();
 }
 
+}  // namespace
+
 // The options for a real run; throws std::invalid_argument (exit 2) for anything unusable.
 // Messages never include the key itself.
 ApplyOptions send_options(const ApplyArgs& args) {
@@ -199,6 +210,8 @@ ApplyOptions send_options(const ApplyArgs& args) {
     return o;
 }
 
+namespace {
+
 // Reads an earlier run's records for --resume: the rows recorded updated, by line. A record cut
 // short by a crash is dropped from the file, so appended records start on a line of their own.
 void load_resume(const std::string& path, ApplyOptions& o, bool quiet) {
@@ -226,11 +239,13 @@ std::string generated_token() {
     return fmt::format("mock-{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
 }
 
-// Starts the simulator for --mock and points `o` at it (its URL, token and, for TLS, its certificate).
-std::unique_ptr<MockServer> start_mock(const ApplyArgs& args, ApplyOptions& o, const std::string& cert_path) {
+}  // namespace
+
+std::unique_ptr<MockServer> start_mock(const ApplyArgs& args, ApplyOptions& o, const std::string& cert_path,
+                                       bool snapshot) {
     MockOptions m = args.mock_options;
     m.api_key = generated_token();
-    if (m.seed_cards_csv.empty()) m.every_number_has_card = true;
+    if (m.seed_cards_csv.empty()) m.every_number_has_card = !snapshot;
     if (m.tls && m.write_cert_to.empty()) m.write_cert_to = cert_path;
     auto server = std::make_unique<MockServer>(m);
     o.base_url = server->api_url();
@@ -238,6 +253,8 @@ std::unique_ptr<MockServer> start_mock(const ApplyArgs& args, ApplyOptions& o, c
     if (m.tls) o.cacert = m.write_cert_to;
     return server;
 }
+
+namespace {
 
 void print_mock_report(const MockServer& server) {
     fmt::print(stderr, "cardsync: simulator: {}\n", mock_summary(server));
@@ -252,8 +269,19 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader) {
     std::optional<std::filesystem::path> mock_cert;
     if (args.mock) {
         mock_cert = std::filesystem::temp_directory_path() / fmt::format("cardsync-mock-{}.pem", ::getpid());
-        mock = start_mock(args, options, mock_cert->string());
+        mock = start_mock(args, options, mock_cert->string(), args.skip_unchanged || args.create_missing);
         if (!args.quiet) fmt::print(stderr, "cardsync: --mock: simulator serving at {}\n", options.base_url);
+    }
+    std::optional<FetchedSnapshot> snapshot;
+    if (args.skip_unchanged || args.create_missing) {
+        snapshot = fetch_card_snapshot(options);
+        options.snapshot = &snapshot->cards;
+        options.skip_unchanged = args.skip_unchanged;
+        options.create_missing = args.create_missing;
+        if (!args.quiet)
+            fmt::print(stderr, "cardsync: snapshot: {} live cards ({:.1f} MiB answer) in {:.2f} s\n",
+                       snapshot->cards.size(), static_cast<double>(snapshot->body_bytes) / (1 << 20),
+                       snapshot->elapsed_s);
     }
     StopSignal stop;
     const ApplyReport report = run_apply(options, reader, writer, stop);
@@ -287,6 +315,9 @@ int run_apply_command(const ApplyArgs& args) {
     } catch (const InputError& e) {
         fmt::print(stderr, "cardsync: error: {}\n", e.what());
         return exit_usage;
+    } catch (const SnapshotError& e) {  // the live cards could not be read: nothing was sent
+        fmt::print(stderr, "cardsync: error: {}\n", e.what());
+        return exit_aborted;
     } catch (const std::exception& e) {
         fmt::print(stderr, "cardsync: error: {}\n", e.what());
         return exit_usage;

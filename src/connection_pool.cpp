@@ -92,6 +92,11 @@ bool is_ip_literal(const std::string& host) {
 
 std::string seconds_text(Duration d) { return fmt::format("{:g} s", to_seconds(d)); }
 
+std::string size_text(std::size_t limit) {
+    if (limit % (1 << 20) == 0) return fmt::format("the answer's body is over {} MiB", limit >> 20);
+    return fmt::format("the answer's body is over {} bytes", limit);
+}
+
 // The pool's state, shared with the connections' coroutines (they keep it alive until they end).
 struct PoolState {
     PoolState(net::io_context& io_, PoolOptions options, ConnectionPool::Completion done)
@@ -244,7 +249,7 @@ net::awaitable<void> write_loop(Pool pool, Connection* c) {
     }
 }
 
-Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_body>& msg) {
+Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_body>& msg, bool keep_body) {
     Exchange ex;
     ex.id = p.id;
     ex.status = static_cast<int>(msg.result_int());
@@ -252,7 +257,8 @@ Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_
     ex.retry_after_ms = std::string(msg["retry-after-ms"]);
     ex.should_retry = std::string(msg["x-should-retry"]);
     ex.location = std::string(msg[http::field::location]);
-    ex.api = c->parser.parse(msg.body());
+    if (keep_body && ex.status >= 200 && ex.status <= 299) ex.body = std::move(msg.body());
+    else ex.api = c->parser.parse(msg.body());
     ex.reused = p.reused;
     ex.sent_at = p.sent_at;
     ex.latency = Clock::now() - p.sent_at;
@@ -263,7 +269,7 @@ Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_
 net::awaitable<void> read_loop(Pool pool, Connection* c) {
     while (!c->broken) {
         http::response_parser<http::string_body> parser;
-        parser.body_limit(max_response_body);
+        parser.body_limit(pool->opt.max_body);
         parser.header_limit(64 * 1024);
         const error_code ec = co_await read_message(c, parser);
         if (c->broken) break;
@@ -276,7 +282,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
                 ++pool->stats.closes_by_server;
                 pool->fail(c, TransportError::read, "closed while idle", false);
             } else if (ec == http::error::body_limit) {
-                pool->fail(c, TransportError::garbled, "the answer's body is over 1 MiB", true);
+                pool->fail(c, TransportError::garbled, size_text(pool->opt.max_body), true);
             } else if (ec == http::error::partial_message || (closed && started)) {
                 ++pool->stats.closes_by_server;
                 pool->fail(c, TransportError::truncated, "the connection closed in the middle of the answer", true);
@@ -301,7 +307,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
         ++pool->stats.answers;
         auto& msg = parser.get();
         if (!msg.keep_alive()) c->closing = true;
-        Exchange ex = answer_exchange(c, p, msg);
+        Exchange ex = answer_exchange(c, p, msg, pool->opt.keep_body);
         pool->complete(std::move(ex));  // may queue more work on this connection
         if (c->closing) {
             ++pool->stats.closes_by_server;

@@ -36,13 +36,17 @@ struct PoolOptions {
     std::string cacert;                                 ///< PEM file of trusted CAs; empty: the system store
     bool insecure = false;                              ///< skip certificate and host-name verification
     std::function<void(std::string_view)> log;         ///< debug lines (connects, closes); never the key
+    std::size_t max_body = max_response_body;           ///< a longer answer body fails the request (garbled)
+    bool keep_body = false;                             ///< hand a 2xx body over raw in Exchange::body, unparsed
+                                                        ///< (the card list of GET-all; see card_snapshot.hpp)
 };
 
 /// What became of one submitted request.
 struct Exchange {
     std::uint64_t id = 0;                ///< as given to submit()
     int status = 0;                      ///< HTTP status; 0 when no complete answer arrived
-    ApiResponse api;                     ///< the body, classified (when status != 0)
+    ApiResponse api;                     ///< the body, classified (when status != 0; not a kept body)
+    std::string body;                    ///< the raw 2xx body, when PoolOptions::keep_body
     std::string retry_after;             ///< header values, empty when absent
     std::string retry_after_ms;
     std::string should_retry;            ///< x-should-retry
