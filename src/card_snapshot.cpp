@@ -104,6 +104,16 @@ std::size_t CardSnapshot::memory_bytes() const noexcept {
 CardSnapshot CardSnapshot::parse(std::string& body) {
     if (body.size() > max_snapshot_body)
         fail(fmt::format("the answer is {} bytes, over the {} byte limit", body.size(), max_snapshot_body));
+    const auto first = body.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) fail("the answer is empty");
+    if (body[first] != '{') {  // e.g. a proxy's HTML page: show its start
+        std::string start;
+        for (std::size_t i = first; i < body.size() && start.size() < 40; ++i) {
+            const auto c = static_cast<unsigned char>(body[i]);
+            start.push_back(c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?');
+        }
+        fail(fmt::format("expected a JSON object with \"contact_cards\", the answer starts with '{}'", start));
+    }
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
     od::parser parser;
     od::document doc;

@@ -59,9 +59,10 @@ struct BadCase {
 
 TEST(CardSnapshot, MalformedAnswersGiveAClearError) {
     const BadCase cases[] = {
-        {"empty", "", "not JSON"},
-        {"html", "<html><body>Bad gateway</body></html>", "not JSON"},
+        {"empty", " \r\n", "the answer is empty"},
+        {"html", "<html><body>Bad gateway</body></html>", "the answer starts with '<html><body>Bad gateway</body></html>'"},
         {"array at the top", R"([{"phone_number":"+1"}])", "expected a JSON object"},
+        {"broken json", R"({"contact_cards":[}])", "GET"},
         {"no list", R"({"cards":[]})", "no \"contact_cards\" key"},
         {"list not an array", R"({"contact_cards":{}})", "\"contact_cards\" is not an array"},
         {"card not an object", R"({"contact_cards":[1]})", "card #1 is not an object"},
