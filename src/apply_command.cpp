@@ -263,7 +263,6 @@ void print_mock_report(const MockServer& server) {
 int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader) {
     if (args.resume) load_resume(args.results, options, args.quiet);
     const bool resumed = !options.already_updated.empty();
-    ResultsWriter writer(args.results, results_format_from_path(args.results), args.resume);
     if (args.verbose) options.log = [](std::string_view line) { fmt::print(stderr, "cardsync: {}\n", line); };
     std::unique_ptr<MockServer> mock;
     std::optional<std::filesystem::path> mock_cert;
@@ -272,17 +271,24 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader) {
         mock = start_mock(args, options, mock_cert->string(), args.skip_unchanged || args.create_missing);
         if (!args.quiet) fmt::print(stderr, "cardsync: --mock: simulator serving at {}\n", options.base_url);
     }
+    // The snapshot comes before the results file is opened: a run that cannot read the live
+    // cards leaves an earlier results file as it was.
     std::optional<FetchedSnapshot> snapshot;
     if (args.skip_unchanged || args.create_missing) {
-        snapshot = fetch_card_snapshot(options);
+        try {
+            snapshot = fetch_card_snapshot(options);
+        } catch (...) {
+            std::error_code ignored;
+            if (mock_cert && args.mock_options.write_cert_to.empty()) std::filesystem::remove(*mock_cert, ignored);
+            throw;
+        }
         options.snapshot = &snapshot->cards;
         options.skip_unchanged = args.skip_unchanged;
         options.create_missing = args.create_missing;
         if (!args.quiet)
-            fmt::print(stderr, "cardsync: snapshot: {} live cards ({:.1f} MiB answer) in {:.2f} s\n",
-                       snapshot->cards.size(), static_cast<double>(snapshot->body_bytes) / (1 << 20),
-                       snapshot->elapsed_s);
+            fmt::print(stderr, "cardsync: snapshot: {}\n", describe(*snapshot));
     }
+    ResultsWriter writer(args.results, results_format_from_path(args.results), args.resume);
     StopSignal stop;
     const ApplyReport report = run_apply(options, reader, writer, stop);
     if (mock) {

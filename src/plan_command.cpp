@@ -217,8 +217,7 @@ int run_plan_command(const PlanArgs& args) {
         }
         if (mock) mock->stop();
         if (!a.quiet)
-            fmt::print(stderr, "cardsync: snapshot: {} live cards ({:.1f} MiB answer) in {:.2f} s\n", snapshot->cards.size(),
-                       static_cast<double>(snapshot->body_bytes) / (1 << 20), snapshot->elapsed_s);
+            fmt::print(stderr, "cardsync: snapshot: {}\n", describe(*snapshot));
         const PlanTotals totals = write_plan(*reader, snapshot->cards, a.create_missing, args.json, stdout);
         return totals.no_card == 0 && totals.invalid == 0 ? exit_ok : exit_rows_failed;
     } catch (const std::exception& e) {

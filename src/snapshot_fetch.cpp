@@ -23,6 +23,13 @@ std::string redacted(std::string text, const std::string& key) {
 
 }  // namespace
 
+std::string describe(const FetchedSnapshot& s) {
+    const double kib = static_cast<double>(s.body_bytes) / 1024;
+    return fmt::format("{} live cards ({:.1f} {} answer, {} request{}, {:.2f} s)", s.cards.size(),
+                       kib < 1024 ? kib : kib / 1024, kib < 1024 ? "KiB" : "MiB", s.attempts, s.attempts == 1 ? "" : "s",
+                       s.elapsed_s);
+}
+
 FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
     const ApiEndpoint endpoint = parse_api_endpoint(opt.base_url, opt.allow_insecure_http);
     if (opt.api_key.empty()) throw std::invalid_argument("no API key: set LINQ_API_V3_API_KEY or pass --api-key-file");

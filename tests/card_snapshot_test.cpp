@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,7 @@ TEST(CardSnapshot, ALargeAnswerIsHeldCompactly) {
         EXPECT_EQ(c->image_url, fmt::format("https://img.example/{}.png", i));
     }
     EXPECT_LT(s.memory_bytes(), body_size) << "the text without its JSON, plus 12 bytes a card";
+    std::printf("100,000 cards: answer %zu bytes, snapshot %zu bytes\n", body_size, s.memory_bytes());
 }
 
 TEST(CardSnapshot, AddReplacesAndKeepsOrder) {
