@@ -101,82 +101,240 @@ std::size_t CardSnapshot::memory_bytes() const noexcept {
     return arena_.capacity() + index_.capacity() * sizeof(Entry);
 }
 
-CardSnapshot CardSnapshot::parse(std::string& body) {
-    if (body.size() > max_snapshot_body)
-        fail(fmt::format("the answer is {} bytes, over the {} byte limit", body.size(), max_snapshot_body));
-    const auto first = body.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) fail("the answer is empty");
-    if (body[first] != '{') {  // e.g. a proxy's HTML page: show its start
-        std::string start;
-        for (std::size_t i = first; i < body.size() && start.size() < 40; ++i) {
-            const auto c = static_cast<unsigned char>(body[i]);
-            start.push_back(c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?');
-        }
-        fail(fmt::format("expected a JSON object with \"contact_cards\", the answer starts with '{}'", start));
-    }
-    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-    od::parser parser;
-    od::document doc;
-    if (auto e = parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity())).get(doc))
-        fail(fmt::format("not JSON ({})", simdjson::error_message(e)));
-    od::object root;
-    if (auto e = doc.get_object().get(root))
-        fail(fmt::format("expected a JSON object with \"contact_cards\" ({})", simdjson::error_message(e)));
+struct CardSnapshotBuilder::Impl {
+    enum class State {
+        before_root,      // '{'
+        key_or_end,       // '"' or '}' (not right after a comma)
+        key,              // inside a member name
+        colon,
+        value,            // a member's value starts
+        skip,             // inside a member's value we do not read
+        after_value,      // ',' or '}'
+        card_or_end,      // '{' or ']' (not right after a comma)
+        card,             // inside a card: bytes kept for simdjson
+        after_card,       // ',' or ']'
+        done,             // whitespace only
+    };
 
+    State state = State::before_root;
+    std::size_t offset = 0;        // bytes consumed
+    std::string head;              // the answer's first bytes, for a message
+    bool after_comma = false;
+    std::string key;
+    bool key_escape = false;
+    bool found = false;            // "contact_cards" seen
+    bool in_string = false, escape = false;
+    int depth = 0;
+    std::size_t value_bytes = 0;
+    std::string element;           // the current card's bytes (+ simdjson padding capacity)
+    std::size_t index = 0;         // cards seen
+    od::parser parser;
     CardSnapshot snap;
-    snap.arena_.reserve(body.size() / 2);
-    bool found = false;
-    for (auto field_result : root) {
-        od::field field;
-        std::string_view key;
-        if (auto e = std::move(field_result).get(field)) fail(simdjson::error_message(e));
-        if (auto e = field.unescaped_key().get(key)) fail(simdjson::error_message(e));
-        if (key != "contact_cards") continue;  // unknown keys are skipped by the iteration
-        if (found) fail("\"contact_cards\" appears twice");
-        found = true;
-        od::array cards;
-        if (field.value().get_array().get(cards)) fail("\"contact_cards\" is not an array");
-        std::size_t index = 0;
-        for (auto item : cards) {
-            od::object card;
-            if (auto e = item.get_object().get(card))
-                fail(fmt::format("{} is not an object ({})", which(index, {}), simdjson::error_message(e)));
-            // Views into the parser's string buffer: valid for the whole document.
-            std::string_view number, first, last, image;
-            bool has_number = false, has_first = false, active = true;
-            for (auto card_field_result : card) {
-                od::field cf;
-                std::string_view k;
-                if (auto e = std::move(card_field_result).get(cf)) fail(fmt::format("{}: {}", which(index, number), simdjson::error_message(e)));
-                if (auto e = cf.unescaped_key().get(k)) fail(fmt::format("{}: {}", which(index, number), simdjson::error_message(e)));
-                if (k == "phone_number") {
-                    if (cf.value().get_string().get(number)) fail(fmt::format("{}: phone_number is not a string", which(index, {})));
-                    has_number = true;
-                } else if (k == "first_name") {
-                    if (cf.value().get_string().get(first)) fail(fmt::format("{}: first_name is not a string", which(index, number)));
-                    has_first = true;
-                } else if (k == "last_name") {
-                    last = optional_string(cf.value(), k, index, number);
-                } else if (k == "image_url") {
-                    image = optional_string(cf.value(), k, index, number);
-                } else if (k == "is_active") {
-                    if (cf.value().get_bool().get(active)) fail(fmt::format("{}: is_active is not a boolean", which(index, number)));
-                }
+
+    [[noreturn]] void malformed(std::string_view what) const {
+        fail(fmt::format("malformed JSON at byte {}: {}", offset, what));
+    }
+
+    static bool is_ws(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+    // Tracks strings and nesting; true when the byte closes the value that depth 0 began.
+    bool nest(char c) noexcept {
+        if (in_string) {
+            if (escape) escape = false;
+            else if (c == '\\') escape = true;
+            else if (c == '"') {
+                in_string = false;
+                return depth == 0;
             }
-            if (!has_number) fail(fmt::format("{} has no phone_number", which(index, {})));
-            if (!has_first) fail(fmt::format("{} has no first_name", which(index, number)));
-            if (active) snap.index_.push_back(snap.append(number, first, last, image));
-            ++index;
+            return false;
+        }
+        if (c == '"') in_string = true;
+        else if (c == '{' || c == '[') ++depth;
+        else if (c == '}' || c == ']') return --depth == 0;
+        return false;
+    }
+
+    void step(char c) {
+        switch (state) {
+        case State::before_root:
+            if (is_ws(c)) return;
+            if (c != '{') {
+                std::string start;
+                for (char h : head) start.push_back(static_cast<unsigned char>(h) >= 0x20 && static_cast<unsigned char>(h) < 0x7F ? h : '?');
+                const auto first = start.find_first_not_of(' ');
+                fail(fmt::format("expected a JSON object with \"contact_cards\", the answer starts with '{}'",
+                                 first == std::string::npos ? start : start.substr(first)));
+            }
+            state = State::key_or_end;
+            after_comma = false;
+            return;
+        case State::key_or_end:
+            if (is_ws(c)) return;
+            if (c == '"') {
+                key.clear();
+                key_escape = false;
+                state = State::key;
+            } else if (c == '}' && !after_comma) {
+                state = State::done;
+            } else {
+                malformed("expected a member name");
+            }
+            return;
+        case State::key:
+            if (key_escape) key_escape = false;
+            else if (c == '\\') key_escape = true;
+            else if (c == '"') {
+                state = State::colon;
+                return;
+            }
+            if (key.size() < 64) key.push_back(c);
+            return;
+        case State::colon:
+            if (is_ws(c)) return;
+            if (c != ':') malformed("expected ':' after a member name");
+            state = State::value;
+            return;
+        case State::value:
+            if (is_ws(c)) return;
+            if (key == "contact_cards") {
+                if (found) fail("\"contact_cards\" appears twice");
+                if (c != '[') fail("\"contact_cards\" is not an array");
+                found = true;
+                state = State::card_or_end;
+                after_comma = false;
+                return;
+            }
+            state = State::skip;
+            in_string = escape = false;
+            depth = 0;
+            value_bytes = 0;
+            [[fallthrough]];
+        case State::skip:
+            if (!in_string && depth == 0 && (c == ',' || c == '}')) {  // the end of a scalar
+                if (value_bytes == 0) malformed("a member has no value");
+                state = State::after_value;
+                step(c);
+                return;
+            }
+            ++value_bytes;
+            if (nest(c)) state = State::after_value;
+            return;
+        case State::after_value:
+            if (is_ws(c)) return;
+            if (c == ',') {
+                state = State::key_or_end;
+                after_comma = true;
+            } else if (c == '}') {
+                state = State::done;
+            } else {
+                malformed("expected ',' or '}'");
+            }
+            return;
+        case State::card_or_end:
+            if (is_ws(c)) return;
+            if (c == ']' && !after_comma) {
+                state = State::after_value;
+            } else if (c == '{') {
+                element.clear();
+                element.push_back(c);
+                in_string = escape = false;
+                depth = 1;
+                state = State::card;
+            } else {
+                fail(fmt::format("{} is not an object (malformed JSON at byte {})", which(index, {}), offset));
+            }
+            return;
+        case State::card:
+            if (element.size() >= max_snapshot_card) fail(fmt::format("{} is over {} bytes", which(index, {}), max_snapshot_card));
+            element.push_back(c);
+            if (nest(c)) {
+                parse_card();
+                state = State::after_card;
+            }
+            return;
+        case State::after_card:
+            if (is_ws(c)) return;
+            if (c == ',') {
+                state = State::card_or_end;
+                after_comma = true;
+            } else if (c == ']') {
+                state = State::after_value;
+            } else {
+                malformed("expected ',' or ']' after a card");
+            }
+            return;
+        case State::done:
+            if (!is_ws(c)) fail(fmt::format("trailing content after the JSON object (byte {})", offset));
+            return;
         }
     }
-    if (const char* trailing = nullptr; doc.current_location().get(trailing) == simdjson::SUCCESS)
-        fail("trailing content after the JSON object");
-    if (!found) fail("no \"contact_cards\" key");
+
+    void parse_card() {
+        element.reserve(element.size() + simdjson::SIMDJSON_PADDING);
+        od::document doc;
+        od::object card;
+        if (auto e = parser.iterate(simdjson::padded_string_view(element.data(), element.size(), element.capacity())).get(doc))
+            fail(fmt::format("{}: {}", which(index, {}), simdjson::error_message(e)));
+        if (auto e = doc.get_object().get(card)) fail(fmt::format("{}: {}", which(index, {}), simdjson::error_message(e)));
+        // Views into the parser's string buffer: valid until the next card.
+        std::string_view number, first, last, image;
+        bool has_number = false, has_first = false, active = true;
+        for (auto result : card) {
+            od::field cf;
+            std::string_view k;
+            if (auto e = std::move(result).get(cf)) fail(fmt::format("{}: {}", which(index, number), simdjson::error_message(e)));
+            if (auto e = cf.unescaped_key().get(k)) fail(fmt::format("{}: {}", which(index, number), simdjson::error_message(e)));
+            if (k == "phone_number") {
+                if (cf.value().get_string().get(number)) fail(fmt::format("{}: phone_number is not a string", which(index, {})));
+                has_number = true;
+            } else if (k == "first_name") {
+                if (cf.value().get_string().get(first)) fail(fmt::format("{}: first_name is not a string", which(index, number)));
+                has_first = true;
+            } else if (k == "last_name") {
+                last = optional_string(cf.value(), k, index, number);
+            } else if (k == "image_url") {
+                image = optional_string(cf.value(), k, index, number);
+            } else if (k == "is_active") {
+                if (cf.value().get_bool().get(active)) fail(fmt::format("{}: is_active is not a boolean", which(index, number)));
+            }
+        }
+        if (!has_number) fail(fmt::format("{} has no phone_number", which(index, {})));
+        if (!has_first) fail(fmt::format("{} has no first_name", which(index, number)));
+        if (active) snap.index_.push_back(snap.append(number, first, last, image));
+        ++index;
+    }
+};
+
+CardSnapshotBuilder::CardSnapshotBuilder() : impl_(std::make_unique<Impl>()) {}
+CardSnapshotBuilder::~CardSnapshotBuilder() = default;
+
+std::size_t CardSnapshotBuilder::bytes() const noexcept { return impl_->offset; }
+
+void CardSnapshotBuilder::feed(std::string_view bytes) {
+    Impl& m = *impl_;
+    if (bytes.size() > max_snapshot_body - m.offset)
+        fail(fmt::format("the answer is over the {} byte limit", max_snapshot_body));
+    if (m.head.size() < 40) m.head.append(bytes.substr(0, 40 - m.head.size()));
+    for (const char c : bytes) {
+        m.step(c);
+        ++m.offset;
+    }
+}
+
+CardSnapshot CardSnapshotBuilder::finish() {
+    Impl& m = *impl_;
+    if (m.state == Impl::State::before_root) fail("the answer is empty");
+    if (m.state != Impl::State::done)
+        fail(fmt::format("the answer ended early, after {} bytes and {} cards (truncated?)", m.offset, m.index));
+    if (!m.found) fail("no \"contact_cards\" key");
 
     // Sorted by number; of equal numbers the last listed wins (stable sort keeps list order).
+    CardSnapshot snap = std::move(m.snap);
     auto& idx = snap.index_;
     std::stable_sort(idx.begin(), idx.end(),
-                     [&snap](const Entry& a, const Entry& b) { return snap.view(a).phone_number < snap.view(b).phone_number; });
+                     [&snap](const CardSnapshot::Entry& a, const CardSnapshot::Entry& b) {
+                         return snap.view(a).phone_number < snap.view(b).phone_number;
+                     });
     std::size_t out = 0;
     for (std::size_t i = 0; i < idx.size(); ++i) {
         if (i + 1 < idx.size() && snap.view(idx[i]).phone_number == snap.view(idx[i + 1]).phone_number) continue;
@@ -186,6 +344,12 @@ CardSnapshot CardSnapshot::parse(std::string& body) {
     idx.shrink_to_fit();
     snap.arena_.shrink_to_fit();
     return snap;
+}
+
+CardSnapshot CardSnapshot::parse(std::string_view body) {
+    CardSnapshotBuilder builder;
+    builder.feed(body);
+    return builder.finish();
 }
 
 }  // namespace cardsync

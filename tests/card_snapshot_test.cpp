@@ -17,7 +17,7 @@ using cardsync::CardView;
 using cardsync::FieldChange;
 using cardsync::SnapshotError;
 
-CardSnapshot parse(std::string body) { return CardSnapshot::parse(body); }
+CardSnapshot parse(const std::string& body) { return CardSnapshot::parse(body); }
 
 TEST(CardSnapshot, ParsesTheDocumentedEnvelopeInAnyOrder) {
     const auto s = parse(R"({"success":true,"contact_cards":[
@@ -140,6 +140,64 @@ TEST(CardSnapshotDiff, OnlyPresentFieldsThatDiffer) {
     f = {};
     f.last_name = "lee";
     EXPECT_EQ(cardsync::diff(card, f), (std::vector<FieldChange>{{"last_name", "Lee", "lee"}})) << "case matters";
+}
+
+// A body with the traps of a hand-written scanner: braces, brackets, quotes and the key's name
+// inside strings, nested members before and after the list, escapes, whitespace everywhere.
+const std::string tricky = R"( { "meta" : {"contact_cards":"not this one","x":[1,{"y":"]}"}]},
+  "note":"a \"quoted\" ] } [ { string\\",
+  "contact_cards" : [ {"phone_number":"+15550000001","first_name":"A}\"]{","last_name":"x\\"} ,
+    {"first_name":"B","phone_number":"+15550000002","tags":{"k":["{","}"]},"image_url":null} ],
+  "n": -1.5e3, "t": true, "z": null } )";
+
+std::string dump(const CardSnapshot& s) {
+    std::string out;
+    for (const char* n : {"+15550000001", "+15550000002", "+15550000003"}) {
+        if (auto c = s.find(n)) out += fmt::format("{}|{}|{}|{}\n", c->phone_number, c->first_name, c->last_name, c->image_url);
+    }
+    return out;
+}
+
+TEST(CardSnapshotBuilder, AnyChunkingGivesTheSameCards) {
+    const std::string expected = "+15550000001|A}\"]{|x\\|\n+15550000002|B||\n";
+    ASSERT_EQ(dump(parse(tricky)), expected);
+    for (std::size_t chunk : {1u, 2u, 3u, 5u, 7u, 16u, 64u, 4096u}) {
+        SCOPED_TRACE(chunk);
+        cardsync::CardSnapshotBuilder b;
+        for (std::size_t at = 0; at < tricky.size(); at += chunk) b.feed(std::string_view(tricky).substr(at, chunk));
+        EXPECT_EQ(b.bytes(), tricky.size());
+        EXPECT_EQ(dump(b.finish()), expected);
+    }
+}
+
+TEST(CardSnapshotBuilder, EveryTruncationIsAnErrorNeverACrash) {
+    for (std::size_t len = 0; len < tricky.size(); ++len) {
+        const bool whole = len > tricky.rfind('}');  // only blanks after the root object's end
+        cardsync::CardSnapshotBuilder b;
+        try {
+            b.feed(std::string_view(tricky).substr(0, len));
+            b.finish();
+            EXPECT_TRUE(whole) << "accepted a body cut at " << len;
+        } catch (const SnapshotError& e) {
+            EXPECT_FALSE(whole) << e.what();
+            const std::string what = e.what();
+            EXPECT_TRUE(what.find("ended early") != std::string::npos || what.find("empty") != std::string::npos) << len << ": " << what;
+        }
+    }
+}
+
+TEST(CardSnapshotBuilder, ScannerErrorsNameTheByte) {
+    for (const char* body : {R"({"a" 1,"contact_cards":[]})", R"({"a":,"contact_cards":[]})", R"({"contact_cards":[],})",
+                             R"({"contact_cards":[{"phone_number":"+1","first_name":"A"},]})",
+                             R"({"contact_cards":[{"phone_number":"+1","first_name":"A"} {}]})"}) {
+        SCOPED_TRACE(body);
+        try {
+            parse(body);
+            ADD_FAILURE() << "accepted";
+        } catch (const SnapshotError& e) {
+            EXPECT_NE(std::string(e.what()).find("byte"), std::string::npos) << e.what();
+        }
+    }
 }
 
 }  // namespace

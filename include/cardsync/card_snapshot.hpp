@@ -1,13 +1,17 @@
 #pragma once
 // The partner's live cards as `GET /v3/contact_card` returned them, held compactly for a run:
-// every card's text in one arena, a vector of offsets sorted by number, binary-searched. Parsed
-// with simdjson On Demand straight from the answer's bytes (no DOM, no per-card allocation), so a
-// snapshot of 100,000 cards costs about the answer's size once and the body can be freed after.
+// every card's text in one arena, a vector of offsets sorted by number, binary-searched.
+//
+// Parsing streams: the bytes may arrive in chunks of any size. A small scanner walks the outer
+// object, skips other members, and cuts out each element of "contact_cards"; simdjson On Demand
+// parses that one card. So memory is the cards' text plus one card, never simdjson's index of the
+// whole answer (4 bytes per input byte) nor, when fed as it arrives, the answer itself.
 // Pure: no I/O; the fetch is in snapshot_fetch.hpp.
 
 #include "cardsync/contact_update.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -19,6 +23,8 @@ namespace cardsync {
 /// Largest GET-all answer accepted (a guard against an endless body, not a real limit: 100,000
 /// cards are about 15 MiB).
 inline constexpr std::size_t max_snapshot_body = std::size_t{1} << 30;
+/// Largest single card in the list.
+inline constexpr std::size_t max_snapshot_card = std::size_t{1} << 20;
 
 /// The answer was not the documented `{"contact_cards":[ContactCard...]}`; the message says where.
 class SnapshotError : public std::runtime_error {
@@ -50,13 +56,8 @@ class CardSnapshot {
 public:
     CardSnapshot() = default;
 
-    /// Parses a GET-all answer body. Cards in any order; unknown keys skipped; last_name and
-    /// image_url may be strings, null or absent; is_active, when present, must be a boolean, and
-    /// a card with is_active false is left out (the API does not treat it as a live card: POST
-    /// sets it up again). A number listed twice keeps its last card. Throws SnapshotError naming
-    /// the card (index and number) and the field for anything else, or the JSON error. May grow
-    /// `body`'s capacity by simdjson's padding (contents unchanged).
-    static CardSnapshot parse(std::string& body);
+    /// Parses a whole GET-all answer body (CardSnapshotBuilder fed once).
+    static CardSnapshot parse(std::string_view body);
 
     /// Adds (or replaces) a card, O(n); for tests and for building a snapshot by hand.
     void add(std::string_view phone_number, std::string_view first_name, std::string_view last_name = {},
@@ -69,6 +70,7 @@ public:
     std::size_t memory_bytes() const noexcept;
 
 private:
+    friend class CardSnapshotBuilder;
     struct Entry {                  // 12 bytes per card beside its text
         std::uint32_t offset;       // into arena_: number, first, last, image back to back
         std::uint16_t number_len, first_len, last_len, image_len;
@@ -78,6 +80,34 @@ private:
 
     std::string arena_;
     std::vector<Entry> index_;      // sorted by number, one entry per number
+};
+
+/// Builds a snapshot from a GET-all answer fed in chunks (see the top of this file).
+///
+/// Accepted: `{"contact_cards":[ContactCard...]}` with other members in any order (skipped
+/// without full validation, as On Demand skips). In a card: phone_number and first_name strings
+/// (required), last_name and image_url strings, null or absent, is_active a boolean or absent,
+/// other keys skipped. A card with is_active false is left out: the API does not treat it as a
+/// live card (POST sets it up again). A number listed twice keeps its last card. Anything else
+/// throws SnapshotError naming the card (position and number), the field, or the byte offset.
+class CardSnapshotBuilder {
+public:
+    CardSnapshotBuilder();
+    ~CardSnapshotBuilder();
+    CardSnapshotBuilder(const CardSnapshotBuilder&) = delete;
+    CardSnapshotBuilder& operator=(const CardSnapshotBuilder&) = delete;
+
+    /// The next bytes of the answer.
+    void feed(std::string_view bytes);
+    /// The answer is complete: the snapshot (the builder is spent). Throws SnapshotError when the
+    /// answer was empty or ended early.
+    CardSnapshot finish();
+    /// Bytes fed so far.
+    std::size_t bytes() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace cardsync
