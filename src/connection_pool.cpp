@@ -13,7 +13,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -213,15 +212,6 @@ net::awaitable<error_code> write_bytes(Connection* c) {
     co_return ec;
 }
 
-net::awaitable<error_code> read_message(Connection* c, http::response_parser<http::string_body>& parser) {
-    if (c->tls) {
-        auto [ec, n] = co_await http::async_read(*c->tls, c->buffer, parser, token);
-        co_return ec;
-    }
-    auto [ec, n] = co_await http::async_read(*c->tcp, c->buffer, parser, token);
-    co_return ec;
-}
-
 // Writes every queued request not yet written, in one write when several wait (pipelining).
 net::awaitable<void> write_loop(Pool pool, Connection* c) {
     while (!c->broken) {
@@ -249,7 +239,62 @@ net::awaitable<void> write_loop(Pool pool, Connection* c) {
     }
 }
 
-Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_body>& msg, bool keep_body) {
+// A Beast body: kept as text like string_body, or, for a 2xx answer when the pool has a
+// body_sink, handed to the sink piece by piece as it is read (never held whole).
+struct sink_body {
+    struct value_type {
+        const std::function<void(std::string_view)>* sink = nullptr;
+        std::string text;
+        bool streamed = false;
+    };
+    class reader {
+    public:
+        // Made with the parser, before the header is read: the status is looked at in init().
+        template <bool isRequest, class Fields>
+        reader(http::header<isRequest, Fields>& h, value_type& v) : v_(v) {
+            if constexpr (!isRequest && std::is_same_v<Fields, http::fields>) header_ = &h;
+        }
+        void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
+            ec = {};
+            v_.streamed = v_.sink && header_ && header_->result_int() / 100 == 2;
+            if (!v_.streamed && length && *length <= max_response_body) v_.text.reserve(static_cast<std::size_t>(*length));
+        }
+        template <class Buffers>
+        std::size_t put(const Buffers& buffers, error_code& ec) {
+            ec = {};
+            std::size_t n = 0;
+            for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers); ++it) {
+                const std::string_view piece(static_cast<const char*>((*it).data()), (*it).size());
+                if (v_.streamed) {
+                    (*v_.sink)(piece);
+                } else if (v_.text.size() + piece.size() > max_response_body) {
+                    ec = http::error::body_limit;  // a kept body stays small even when the streamed limit is large
+                    return n;
+                } else {
+                    v_.text.append(piece);
+                }
+                n += piece.size();
+            }
+            return n;
+        }
+        void finish(error_code& ec) { ec = {}; }
+
+    private:
+        value_type& v_;
+        http::response_header<>* header_ = nullptr;
+    };
+};
+
+net::awaitable<error_code> read_message(Connection* c, http::response_parser<sink_body>& parser) {
+    if (c->tls) {
+        auto [ec, n] = co_await http::async_read(*c->tls, c->buffer, parser, token);
+        co_return ec;
+    }
+    auto [ec, n] = co_await http::async_read(*c->tcp, c->buffer, parser, token);
+    co_return ec;
+}
+
+Exchange answer_exchange(Connection* c, Pending& p, http::response<sink_body>& msg) {
     Exchange ex;
     ex.id = p.id;
     ex.status = static_cast<int>(msg.result_int());
@@ -257,8 +302,8 @@ Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_
     ex.retry_after_ms = std::string(msg["retry-after-ms"]);
     ex.should_retry = std::string(msg["x-should-retry"]);
     ex.location = std::string(msg[http::field::location]);
-    if (keep_body && ex.status >= 200 && ex.status <= 299) ex.body = std::move(msg.body());
-    else ex.api = c->parser.parse(msg.body());
+    ex.body_streamed = msg.body().streamed;
+    if (!ex.body_streamed) ex.api = c->parser.parse(msg.body().text);
     ex.reused = p.reused;
     ex.sent_at = p.sent_at;
     ex.latency = Clock::now() - p.sent_at;
@@ -268,8 +313,9 @@ Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_
 // Reads answers in order and hands each to the pool's completion.
 net::awaitable<void> read_loop(Pool pool, Connection* c) {
     while (!c->broken) {
-        http::response_parser<http::string_body> parser;
+        http::response_parser<sink_body> parser;
         parser.body_limit(pool->opt.max_body);
+        if (pool->opt.body_sink) parser.get().body().sink = &pool->opt.body_sink;
         parser.header_limit(64 * 1024);
         const error_code ec = co_await read_message(c, parser);
         if (c->broken) break;
@@ -307,7 +353,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
         ++pool->stats.answers;
         auto& msg = parser.get();
         if (!msg.keep_alive()) c->closing = true;
-        Exchange ex = answer_exchange(c, p, msg, pool->opt.keep_body);
+        Exchange ex = answer_exchange(c, p, msg);
         pool->complete(std::move(ex));  // may queue more work on this connection
         if (c->closing) {
             ++pool->stats.closes_by_server;

@@ -49,6 +49,10 @@ FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
 
     boost::asio::io_context io{1};
     std::optional<Exchange> answer;
+    // The card list is parsed as it arrives (one request in flight); a malformed list is
+    // remembered, not thrown through the pool, and the rest of its bytes ignored.
+    std::optional<CardSnapshotBuilder> builder;
+    std::string parse_error;
     PoolOptions po;
     po.endpoint = endpoint;
     po.connections = 1;
@@ -58,7 +62,14 @@ FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
     po.insecure = opt.insecure;
     po.log = opt.log;
     po.max_body = max_snapshot_body;
-    po.keep_body = true;
+    po.body_sink = [&builder, &parse_error](std::string_view piece) {
+        if (!parse_error.empty() || !builder) return;
+        try {
+            builder->feed(piece);
+        } catch (const SnapshotError& e) {
+            parse_error = e.what();
+        }
+    };
     ConnectionPool pool(io, std::move(po), [&answer](Exchange&& ex) { answer = std::move(ex); });
 
     FetchedSnapshot out;
@@ -66,6 +77,8 @@ FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
     std::string failure;
     for (;;) {
         answer.reset();
+        builder.emplace();  // a retried GET starts over
+        parse_error.clear();
         pool.submit(static_cast<std::uint64_t>(out.attempts), request);
         ++out.attempts;
         while (!answer && io.run_one() != 0) {
@@ -92,13 +105,16 @@ FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
         }
         const Decision d = policy.classify(r, out.attempts, random);
         if (d.verdict == Verdict::success) {
-            out.body_bytes = ex.body.size();
+            out.body_bytes = builder->bytes();
             try {
-                out.cards = CardSnapshot::parse(ex.body);
+                if (!ex.body_streamed) throw SnapshotError(fmt::format("the answer (HTTP {}) has no body", ex.status));
+                if (!parse_error.empty()) throw SnapshotError(parse_error);
+                out.cards = builder->finish();
             } catch (const SnapshotError& e) {
                 failure = redacted(e.what(), opt.api_key);
                 break;
             }
+            builder.reset();
             out.elapsed_s = to_seconds(Clock::now() - start);
             pool.shutdown();
             io.run();  // let the connection's coroutines end

@@ -92,6 +92,23 @@ TEST(SnapshotFetch, TransientFailuresAreRetried) {
     EXPECT_GE(s.faults_500, 1u) << "the seed must give at least one fault, or the test proves nothing";
 }
 
+TEST(SnapshotFetch, ACutAnswerIsFetchedAgainFromTheStart) {
+    TempDir dir;
+    MockOptions m;
+    m.seed_cards_csv = seed_file(dir, 2000);
+    m.truncate = 0.6;  // half the list arrives (and is parsed as it arrives), then the connection closes
+    m.seed = 5;
+    MockServer server(m);
+    auto o = options_for(server.api_url());
+    o.max_attempts = 20;
+    const auto got = cardsync::fetch_card_snapshot(o);
+    EXPECT_EQ(got.cards.size(), 1999u);
+    EXPECT_EQ(got.cards.find("+15550001999")->first_name, "First1999");
+    const auto s = server.stats();
+    EXPECT_GE(s.faults_truncate, 1u) << "the seed must cut at least one answer, or the test proves nothing";
+    EXPECT_EQ(static_cast<std::uint64_t>(got.attempts), s.faults_truncate + 1);
+}
+
 TEST(SnapshotFetch, AttemptsRunOutWithAClearError) {
     MockOptions m;
     m.fail_503 = 1;

@@ -37,8 +37,11 @@ struct PoolOptions {
     bool insecure = false;                              ///< skip certificate and host-name verification
     std::function<void(std::string_view)> log;         ///< debug lines (connects, closes); never the key
     std::size_t max_body = max_response_body;           ///< a longer answer body fails the request (garbled)
-    bool keep_body = false;                             ///< hand a 2xx body over raw in Exchange::body, unparsed
-                                                        ///< (the card list of GET-all; see card_snapshot.hpp)
+    /// When set, every 2xx answer's body is handed here in pieces as it arrives, not kept nor
+    /// parsed (Exchange::api stays empty): the card list of GET-all, which may be far larger than
+    /// max_response_body (card_snapshot.hpp). Other answers are kept and parsed as usual, up to
+    /// max_response_body. Pieces carry no request id: use it with one request in flight.
+    std::function<void(std::string_view)> body_sink;
 };
 
 /// What became of one submitted request.
@@ -46,7 +49,7 @@ struct Exchange {
     std::uint64_t id = 0;                ///< as given to submit()
     int status = 0;                      ///< HTTP status; 0 when no complete answer arrived
     ApiResponse api;                     ///< the body, classified (when status != 0; not a kept body)
-    std::string body;                    ///< the raw 2xx body, when PoolOptions::keep_body
+    bool body_streamed = false;          ///< the body went to PoolOptions::body_sink
     std::string retry_after;             ///< header values, empty when absent
     std::string retry_after_ms;
     std::string should_retry;            ///< x-should-retry

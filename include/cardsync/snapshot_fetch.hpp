@@ -1,7 +1,8 @@
 #pragma once
 // Taking the snapshot: one `GET /v3/contact_card` (all the partner's cards) before a run, over the
-// same connection pool, TLS set-up and retry policy as the writes. Blocking: it runs its own
-// io_context and returns when the answer is parsed.
+// same connection pool, TLS set-up and retry policy as the writes. The card list is parsed as it
+// arrives (the pool's body_sink feeds a CardSnapshotBuilder), so it is never held whole; a retried
+// GET starts a new builder. Blocking: it runs its own io_context and returns when parsed.
 
 #include "cardsync/card_snapshot.hpp"
 #include "cardsync/engine.hpp"
