@@ -36,7 +36,8 @@ struct PoolOptions {
     std::string cacert;                                 ///< PEM file of trusted CAs; empty: the system store
     bool insecure = false;                              ///< skip certificate and host-name verification
     std::function<void(std::string_view)> log;         ///< debug lines (connects, closes); never the key
-    std::size_t max_body = max_response_body;           ///< a longer answer body fails the request (garbled)
+    std::size_t max_body = max_response_body;           ///< a longer body given to body_sink fails the request
+                                                        ///< (garbled); a kept body: max_response_body
     /// When set, every 2xx answer's body is handed here in pieces as it arrives, not kept nor
     /// parsed (Exchange::api stays empty): the card list of GET-all, which may be far larger than
     /// max_response_body (card_snapshot.hpp). Other answers are kept and parsed as usual, up to
@@ -69,6 +70,7 @@ struct Exchange {
 struct PoolStats {
     std::uint64_t connects = 0;          ///< connections established
     std::uint64_t connect_failures = 0;  ///< TCP or TLS set-up failures
+    std::uint64_t tls_resumed = 0;       ///< TLS handshakes that resumed an earlier session
     std::uint64_t closes_by_server = 0;  ///< connections the server ended (close, reset, idle)
     std::uint64_t timeouts = 0;          ///< connections dropped after an attempt timed out
     std::uint64_t requests = 0;          ///< requests written
