@@ -246,4 +246,17 @@ TEST(PlanCommand, ARefusedKeyExitsThreeAndSendsNothing) {
     EXPECT_EQ(s.requests, s.by_method.at("GET"));
 }
 
+TEST(PlanCommand, OverTlsTheSameTotals) {
+    const std::string seed = samples + "/mock-cards.csv";
+    const std::string contacts = samples + "/contacts.csv";
+    const auto plain = cardsync::test::run_process({bin, "plan", contacts, "--json", "--mock", "--mock-seed-cards", seed});
+    const auto tls = cardsync::test::run_process(
+        {bin, "plan", contacts, "--json", "--mock", "--mock-tls", "--mock-seed-cards", seed});
+    EXPECT_EQ(tls.exit_code, plain.exit_code) << tls.err;
+    ASSERT_FALSE(lines_of(tls.out).empty()) << tls.err;
+    EXPECT_EQ(lines_of(tls.out).back(), lines_of(plain.out).back());
+    EXPECT_EQ(lines_of(tls.out).back(),
+              R"({"totals":{"rows":34,"change":23,"unchanged":0,"create":0,"no_card":4,"invalid":7,"live_cards":25}})");
+}
+
 }  // namespace
