@@ -13,6 +13,7 @@
 #include "cardsync/row_reader.hpp"
 #include "cardsync/shard.hpp"
 #include "cardsync/shard_manifest.hpp"
+#include "cardsync/snapshot_fetch.hpp"
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/validate.hpp"
 
@@ -93,6 +94,14 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
     cmd->add_option("--grace", args.grace_s, "After Ctrl-C, seconds left to requests in flight (again: stop now)")
         ->check(CLI::Range(0.0, 3600.0))->capture_default_str()->group(send);
     cmd->add_flag("-v,--verbose", args.verbose, "Retries and connection events on stderr")->group(send);
+    cmd->add_flag("--skip-unchanged", args.skip_unchanged,
+                  "First read the live cards (one GET); rows whose fields all equal them are recorded skipped "
+                  "(unchanged) and not sent")
+        ->group(send);
+    cmd->add_flag("--create-missing", args.create_missing,
+                  "First read the live cards (one GET); numbers without a card are created with POST (rows "
+                  "need first_name); a card that appeared meanwhile (409/2014) is updated with PATCH")
+        ->group(send);
 
     cmd->add_flag("--mock", args.mock,
                   "Run against the built-in simulator, started here on 127.0.0.1 with a generated token: "
@@ -160,6 +169,8 @@ std::string env(const char* name) {
     return v ? std::string(v) : std::string();
 }
 
+}  // namespace
+
 // The options for a real run; throws std::invalid_argument (exit 2) for anything unusable.
 // Messages never include the key itself.
 ApplyOptions send_options(const ApplyArgs& args) {
@@ -209,6 +220,8 @@ ApplyOptions send_options(const ApplyArgs& args) {
     return o;
 }
 
+namespace {
+
 // Reads an earlier run's records for --resume: the rows recorded updated, by line. A record cut
 // short by a crash is dropped from the file, so appended records start on a line of their own.
 // Returns the records the file keeps.
@@ -240,11 +253,13 @@ std::string generated_token() {
     return fmt::format("mock-{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
 }
 
-// Starts the simulator for --mock and points `o` at it (its URL, token and, for TLS, its certificate).
-std::unique_ptr<MockServer> start_mock(const ApplyArgs& args, ApplyOptions& o, const std::string& cert_path) {
+}  // namespace
+
+std::unique_ptr<MockServer> start_mock(const ApplyArgs& args, ApplyOptions& o, const std::string& cert_path,
+                                       bool snapshot) {
     MockOptions m = args.mock_options;
     m.api_key = generated_token();
-    if (m.seed_cards_csv.empty()) m.every_number_has_card = true;
+    if (m.seed_cards_csv.empty()) m.every_number_has_card = !snapshot;
     if (m.tls && m.write_cert_to.empty()) m.write_cert_to = cert_path;
     auto server = std::make_unique<MockServer>(m);
     o.base_url = server->api_url();
@@ -252,6 +267,8 @@ std::unique_ptr<MockServer> start_mock(const ApplyArgs& args, ApplyOptions& o, c
     if (m.tls) o.cacert = m.write_cert_to;
     return server;
 }
+
+namespace {
 
 void print_mock_report(const MockServer& server) {
     fmt::print(stderr, "cardsync: simulator: {}\n", mock_summary(server));
@@ -285,15 +302,32 @@ void finish_shard(const ApplyArgs& args, const InputTrace& trace, const InputIde
 int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, const InputTrace& trace) {
     const std::uint64_t kept = args.resume ? load_resume(args.results, options, args.quiet) : 0;
     const bool resumed = !options.already_updated.empty();
-    ResultsWriter writer(args.results, results_format_from_path(args.results), args.resume);
     if (args.verbose) options.log = [](std::string_view line) { fmt::print(stderr, "cardsync: {}\n", line); };
     std::unique_ptr<MockServer> mock;
     std::optional<std::filesystem::path> mock_cert;
     if (args.mock) {
         mock_cert = std::filesystem::temp_directory_path() / fmt::format("cardsync-mock-{}.pem", ::getpid());
-        mock = start_mock(args, options, mock_cert->string());
+        mock = start_mock(args, options, mock_cert->string(), args.skip_unchanged || args.create_missing);
         if (!args.quiet) fmt::print(stderr, "cardsync: --mock: simulator serving at {}\n", options.base_url);
     }
+    // The snapshot comes before the results file is opened: a run that cannot read the live
+    // cards leaves an earlier results file as it was.
+    std::optional<FetchedSnapshot> snapshot;
+    if (args.skip_unchanged || args.create_missing) {
+        try {
+            snapshot = fetch_card_snapshot(options);
+        } catch (...) {
+            std::error_code ignored;
+            if (mock_cert && args.mock_options.write_cert_to.empty()) std::filesystem::remove(*mock_cert, ignored);
+            throw;
+        }
+        options.snapshot = &snapshot->cards;
+        options.skip_unchanged = args.skip_unchanged;
+        options.create_missing = args.create_missing;
+        if (!args.quiet)
+            fmt::print(stderr, "cardsync: snapshot: {}\n", describe(*snapshot));
+    }
+    ResultsWriter writer(args.results, results_format_from_path(args.results), args.resume);
     StopSignal stop;
     ApplyReport report = run_apply(options, reader, writer, stop);
     report.input = trace.source->identity();
@@ -355,6 +389,9 @@ int run_apply_command(const ApplyArgs& args) {
     } catch (const InputError& e) {
         fmt::print(stderr, "cardsync: error: {}\n", e.what());
         return exit_usage;
+    } catch (const SnapshotError& e) {  // the live cards could not be read: nothing was sent
+        fmt::print(stderr, "cardsync: error: {}\n", e.what());
+        return exit_aborted;
     } catch (const std::exception& e) {
         fmt::print(stderr, "cardsync: error: {}\n", e.what());
         return exit_usage;

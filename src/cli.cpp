@@ -3,6 +3,7 @@
 #include "cardsync/apply_command.hpp"
 #include "cardsync/merge_command.hpp"
 #include "cardsync/mock_command.hpp"
+#include "cardsync/plan_command.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -17,6 +18,8 @@ int run_cli(int argc, char** argv) {
 
     ApplyArgs apply_args;
     auto* apply = add_apply_command(app, apply_args);
+    PlanArgs plan_args;
+    auto* plan = add_plan_command(app, plan_args);
     MockOptions mock_options;
     auto* mock = app.add_subcommand("mock", "Run the built-in simulator of the Linq contact-card API until SIGINT/SIGTERM");
     add_mock_options(*mock, mock_options, "");
@@ -31,6 +34,7 @@ int run_cli(int argc, char** argv) {
         return code == 0 ? exit_ok : exit_usage;
     }
     if (apply->parsed()) return run_apply_command(apply_args);
+    if (plan->parsed()) return run_plan_command(plan_args);
     if (mock->parsed()) return run_mock_command(mock_options);
     if (merge->parsed()) return run_merge_command(merge_args);
     return exit_usage;

@@ -58,9 +58,11 @@ struct Answer {
     int status = 0;
     std::string retry_after, retry_after_ms, should_retry, location;
     std::string body;
+    bool streamed = false;  // a 2xx body handed to PoolOptions::body_sink instead of kept in `body`
 
     void clear() {
         status = 0;
+        streamed = false;
         retry_after.clear();
         retry_after_ms.clear();
         should_retry.clear();
@@ -69,12 +71,15 @@ struct Answer {
     }
 };
 
-// Fills an Answer; every other header is looked at once and dropped.
+// Fills an Answer; every other header is looked at once and dropped. With a sink, a 2xx body
+// goes to it piece by piece as it is read (never held whole), up to `max_body`; any other body is
+// kept, up to max_response_body.
 class AnswerParser final : public http::basic_parser<false> {
 public:
-    explicit AnswerParser(Answer& out) : out_(out) {
+    AnswerParser(Answer& out, const std::function<void(std::string_view)>* sink, std::size_t max_body)
+        : out_(out), sink_(sink) {
         out_.clear();
-        body_limit(max_response_body);
+        body_limit(sink ? std::max(max_body, max_response_body) : max_response_body);
         header_limit(64 * 1024);
     }
 
@@ -91,20 +96,29 @@ private:
     }
     void on_header_impl(error_code&) override {}
     void on_body_init_impl(boost::optional<std::uint64_t> const& length, error_code&) override {
-        if (length) out_.body.reserve(static_cast<std::size_t>(*length) + 64);  // + simdjson's padding
+        out_.streamed = sink_ && out_.status / 100 == 2;
+        if (length && !out_.streamed && *length <= max_response_body)
+            out_.body.reserve(static_cast<std::size_t>(*length) + 64);  // + simdjson's padding
     }
-    std::size_t on_body_impl(sv body, error_code&) override {
-        out_.body.append(body.data(), body.size());
-        return body.size();
-    }
+    std::size_t on_body_impl(sv body, error_code& ec) override { return take(body, ec); }
     void on_chunk_header_impl(std::uint64_t, sv, error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, sv body, error_code&) override {
-        out_.body.append(body.data(), body.size());
-        return body.size();
-    }
+    std::size_t on_chunk_body_impl(std::uint64_t, sv body, error_code& ec) override { return take(body, ec); }
     void on_finish_impl(error_code&) override {}
 
+    std::size_t take(sv body, error_code& ec) {
+        if (out_.streamed) {
+            (*sink_)(std::string_view(body.data(), body.size()));
+        } else if (out_.body.size() + body.size() > max_response_body) {
+            ec = http::error::body_limit;  // a kept body stays small even when a streamed one may be large
+            return 0;
+        } else {
+            out_.body.append(body.data(), body.size());
+        }
+        return body.size();
+    }
+
     Answer& out_;
+    const std::function<void(std::string_view)>* sink_;
 };
 
 // Why a connection ended, set by whichever coroutine noticed first.
@@ -148,6 +162,11 @@ bool is_ip_literal(const std::string& host) {
 }
 
 std::string seconds_text(Duration d) { return fmt::format("{:g} s", to_seconds(d)); }
+
+std::string size_text(std::size_t limit) {
+    if (limit % (1 << 20) == 0) return fmt::format("the answer's body is over {} MiB", limit >> 20);
+    return fmt::format("the answer's body is over {} bytes", limit);
+}
 
 // The pool's state, shared with the connections' coroutines (they keep it alive until they end).
 struct PoolState {
@@ -329,7 +348,8 @@ Exchange answer_exchange(Connection* c, Pending& p) {
     ex.retry_after_ms = a.retry_after_ms;
     ex.should_retry = a.should_retry;
     ex.location = a.location;
-    ex.api = c->parser.parse(a.body);
+    ex.body_streamed = a.streamed;
+    if (!a.streamed) ex.api = c->parser.parse(a.body);
     ex.reused = p.reused;
     ex.sent_at = p.sent_at;
     ex.latency = Clock::now() - p.sent_at;
@@ -339,7 +359,7 @@ Exchange answer_exchange(Connection* c, Pending& p) {
 // Reads answers in order and hands each to the pool's completion.
 net::awaitable<void> read_loop(Pool pool, Connection* c) {
     while (!c->broken) {
-        AnswerParser parser(c->answer);
+        AnswerParser parser(c->answer, pool->opt.body_sink ? &pool->opt.body_sink : nullptr, pool->opt.max_body);
         const error_code ec = co_await read_message(c, parser);
         if (c->broken) break;
         if (ec) {
@@ -351,7 +371,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
                 ++pool->stats.closes_by_server;
                 pool->fail(c, TransportError::read, "closed while idle", false);
             } else if (ec == http::error::body_limit) {
-                pool->fail(c, TransportError::garbled, "the answer's body is over 1 MiB", true);
+                pool->fail(c, TransportError::garbled, size_text(c->answer.streamed ? pool->opt.max_body : max_response_body), true);
             } else if (ec == http::error::partial_message || (closed && started)) {
                 ++pool->stats.closes_by_server;
                 pool->fail(c, TransportError::truncated, "the connection closed in the middle of the answer", true);

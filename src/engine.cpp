@@ -1,5 +1,6 @@
 #include "cardsync/engine.hpp"
 
+#include "cardsync/card_snapshot.hpp"
 #include "cardsync/cli.hpp"
 #include "cardsync/number_lanes.hpp"
 #include "cardsync/request_codec.hpp"
@@ -9,6 +10,7 @@
 #include "cardsync/row_prefetcher.hpp"
 #include "cardsync/row_reader.hpp"
 #include "cardsync/stop_signal.hpp"
+#include "cardsync/sync_plan.hpp"
 #include "cardsync/token_bucket.hpp"
 #include "cardsync/validate.hpp"
 
@@ -27,6 +29,7 @@
 #include <cstdio>
 #include <deque>
 #include <queue>
+#include <unordered_set>
 #include <stdexcept>
 #include <variant>
 #include <vector>
@@ -48,6 +51,8 @@ struct Job {
     bool free_next = false;      // the next send is a free resend
     bool transparent_used = false;
     bool in_flight = false;
+    bool create = false;         // a POST (--create-missing); false again once it falls back to PATCH
+    bool fell_back = false;      // the POST met an existing card (409/2014) and went again as PATCH
     TimePoint due{};             // when the current attempt was due: intended start (wrk2)
     int last_status = 0;
     int last_code = 0;
@@ -142,6 +147,9 @@ public:
           grace_timer_(io_.get_executor()),
           signals_(io_) {
         if (opt.api_key.empty()) throw std::invalid_argument("no API key: set LINQ_API_V3_API_KEY or pass --api-key-file");
+        if ((opt.skip_unchanged || opt.create_missing) && !opt.snapshot)
+            throw std::invalid_argument("--skip-unchanged and --create-missing need the snapshot of the live cards");
+        if (opt.snapshot) planner_.emplace(*opt.snapshot, opt.create_missing);
         tmpl_.host = endpoint_.host_header;
         tmpl_.base_path = endpoint_.base_path;
         tmpl_.api_key = opt.api_key;
@@ -323,7 +331,29 @@ private:
             write(rec);
             return;
         }
+        if (planner_ && !plan_row(update)) return;
         if (auto work = lanes_.admit(std::move(update))) start(std::move(*work));
+    }
+
+    // The snapshot's say on a valid row (sync_plan.hpp); false when the row is recorded here.
+    bool plan_row(const ContactUpdate& update) {
+        const RowPlan plan = planner_->decide(update);
+        ResultRecord rec;
+        rec.line = update.line;
+        rec.phone_number = update.phone_number;
+        if (plan.action == PlanAction::unchanged && opt_.skip_unchanged) {
+            ++report_.unchanged;
+            rec.outcome = Outcome::skipped;
+            rec.message = "unchanged";
+        } else if (plan.action == PlanAction::invalid) {
+            rec.outcome = Outcome::invalid;
+            rec.message = plan.reason;
+        } else {
+            if (plan.action == PlanAction::create) create_lines_.insert(update.line);
+            return true;
+        }
+        write(rec);
+        return false;
     }
 
     void start(LaneWork work) {
@@ -331,7 +361,14 @@ private:
         Job job;
         job.id = next_id_++;
         ContactUpdate u{work.lines.front(), work.number, work.fields};
-        append_patch_request(job.request, tmpl_, u);
+        // A create is always the first row of its number's work (a later row is a change of it).
+        job.create = !create_lines_.empty() && create_lines_.erase(work.lines.front()) != 0;
+        if (job.create) {
+            ++report_.creates;
+            append_post_request(job.request, tmpl_, u);
+        } else {
+            append_patch_request(job.request, tmpl_, u);
+        }
         job.work = std::move(work);
         job.due = Clock::now();
         const std::uint64_t id = job.id;
@@ -429,6 +466,22 @@ private:
             return;
         }
 
+        // POST met a card made since the snapshot (409/2014): the row is an update after all. The
+        // PATCH is a new request, counted as an attempt; the POST spent one of the number's budget.
+        if (job.create && ex.status == 409 && ex.api.kind == BodyKind::error_envelope && ex.api.error_code == 2014 &&
+            !no_new_sends_) {
+            job.create = false;
+            job.fell_back = true;
+            ++report_.create_conflicts;
+            job.request.clear();
+            append_patch_request(job.request, tmpl_, ContactUpdate{job.work.lines.front(), job.work.number, job.work.fields});
+            log(fmt::format("line {} {}: a card exists already (409/2014): sending PATCH", job.work.lines.front(),
+                            job.work.number));
+            ready_.push_front(job.id);
+            pump();
+            return;
+        }
+
         // server text is redacted before the policy quotes (and perhaps shortens) it
         const std::string server_message = redact(ex.api.error_message);
         const std::string location = redact(ex.location);
@@ -483,7 +536,10 @@ private:
             case Verdict::success: {
                 std::optional<bool> active;
                 if (ex.api.kind == BodyKind::card) active = ex.api.card.is_active;
-                finish(job, Outcome::updated, {}, active);
+                std::string note;
+                if (job.create) note = "created (POST)";
+                else if (job.fell_back) note = "a card existed (POST answered 409/2014): updated with PATCH";
+                finish(job, Outcome::updated, std::move(note), active);
                 count_answer(ex.status, 0, false);
                 break;
             }
@@ -680,6 +736,8 @@ private:
     bool admitting_ = false;
     net::signal_set signals_;
     std::optional<ConnectionPool> pool_;
+    std::optional<SyncPlanner> planner_;             // with a snapshot
+    std::unordered_set<std::uint64_t> create_lines_; // lines admitted as creates, not started yet
 
     std::unordered_map<std::uint64_t, Job> jobs_;
     std::uint64_t next_id_ = 1;
@@ -716,6 +774,8 @@ std::string ApplyReport::summary() const {
                                 count(Outcome::updated), count(Outcome::skipped), count(Outcome::invalid),
                                 count(Outcome::rejected), count(Outcome::failed));
     if (coalesced) s += fmt::format(" ({} rows coalesced with an earlier row for the same number)", coalesced);
+    if (unchanged) s += fmt::format("; {} unchanged rows not sent", unchanged);
+    if (creates) s += fmt::format("; {} cards created with POST ({} existed already: sent as PATCH)", creates, create_conflicts);
     s += fmt::format("\n{} requests in {:.1f} s ({:.1f}/s), {} retries, {} free resends", requests, elapsed_s,
                      elapsed_s > 0 ? static_cast<double>(requests) / elapsed_s : 0.0, retries, resends);
     if (!statuses.empty()) {

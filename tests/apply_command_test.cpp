@@ -174,4 +174,31 @@ TEST(ApplyCommand, MockRefusesAKeyOrUrlGivenToo) {
     EXPECT_NE(r.err.find("--mock"), std::string::npos) << r.err;
 }
 
+TEST(ApplyCommand, SnapshotRefusedStopsBeforeAnyWriteAndKeepsTheResults) {
+    cardsync::MockServer server(mock());
+    TempDir dir;
+    const auto results = dir.file("results.ndjson");
+    cardsync::test::write_file(results, "earlier run\n");
+    cardsync::test::write_file(dir.file("wrong.key"), "not-the-key-77\n");
+    const auto r = run_process({bin, "apply", "--format", "csv", "--base-url", server.api_url(), "--api-key-file",
+                                dir.file("wrong.key"), "--skip-unchanged", "--results", results, "-"},
+                               rows(3));
+    EXPECT_EQ(r.exit_code, cardsync::exit_aborted) << r.err;
+    EXPECT_NE(r.err.find("GET /v3/contact_card"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("not-the-key-77"), std::string::npos) << r.err;
+    EXPECT_EQ(cardsync::test::read_file(results), "earlier run\n") << "the earlier results file is left alone";
+    const auto s = server.stats();
+    EXPECT_EQ(s.requests, 1u);
+    EXPECT_EQ(s.by_method.at("GET"), 1u);
+}
+
+TEST(ApplyCommand, MockWithSnapshotFlagsStartsWithoutCards) {
+    const auto r = run_process({bin, "apply", "--mock", "--format", "csv", "--rate", "0", "--create-missing", "-"},
+                               "phone_number,first_name\n+15552000001,Ann\n+15552000001,Ann\n");
+    EXPECT_EQ(r.exit_code, cardsync::exit_ok) << r.err;
+    EXPECT_NE(r.out.find("created (POST)"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("skipped"), std::string::npos) << "no --skip-unchanged: the repeat is sent too: " << r.out;
+    EXPECT_NE(r.err.find("1 cards created with POST"), std::string::npos) << r.err;
+}
+
 }  // namespace

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -115,7 +116,8 @@ const std::string request = "PATCH /v3/contact_card?phone_number=%2B15551234567 
 
 // Drives a pool on the test thread until `want` exchanges arrived (or 10 s pass).
 struct Harness {
-    explicit Harness(std::uint16_t port, int pipeline = 1, std::chrono::milliseconds timeout = 5000ms) {
+    explicit Harness(std::uint16_t port, int pipeline = 1, std::chrono::milliseconds timeout = 5000ms,
+                     std::function<void(std::string_view)> sink = {}) {
         cardsync::PoolOptions o;
         o.endpoint.tls = false;
         o.endpoint.host = "127.0.0.1";
@@ -125,6 +127,10 @@ struct Harness {
         o.pipeline = pipeline;
         o.attempt_timeout = timeout;
         o.connect_timeout = 2s;
+        if (sink) {
+            o.body_sink = std::move(sink);
+            o.max_body = std::size_t{64} << 20;
+        }
         pool.emplace(io, o, [this](Exchange&& ex) { got.push_back(std::move(ex)); });
     }
     void submit(std::uint64_t id) { pool->submit(id, request); }
@@ -349,6 +355,46 @@ TEST(ConnectionPool, UnreadableCaFileIsRefusedUpFront) {
     } catch (const std::runtime_error& e) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/ca.pem"), std::string::npos) << e.what();
     }
+}
+
+TEST(ConnectionPool, BodySinkStreamsA2xxBodyAndParsesOthers) {
+    // A 3 MiB 2xx body (over the 1 MiB kept-body limit), chunked, then a 404 envelope.
+    const std::string big(3u << 20, 'x');
+    const std::string envelope = R"({"success":false,"error":{"status":404,"code":2001,"message":"none"}})";
+    ScriptServer server([&](int, int fd) {
+        if (!read_request(fd)) return;
+        std::string answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for (std::size_t at = 0; at < big.size(); at += 100'000) {
+            const std::size_t n = std::min<std::size_t>(100'000, big.size() - at);
+            answer += fmt::format("{:x}\r\n", n) + big.substr(at, n) + "\r\n";
+        }
+        answer += "0\r\n\r\n";
+        send_text(fd, answer);
+        if (!read_request(fd)) return;
+        send_text(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: " + std::to_string(envelope.size()) + "\r\n\r\n" + envelope);
+        drain_until_closed(fd);
+    });
+    std::size_t pieces = 0, bytes = 0;
+    bool only_x = true;
+    Harness h(server.port(), 1, 5000ms, [&](std::string_view piece) {
+        ++pieces;
+        bytes += piece.size();
+        only_x = only_x && piece.find_first_not_of('x') == std::string_view::npos;
+    });
+    h.submit(1);
+    h.wait_for(1);
+    h.submit(2);
+    h.wait_for(2);
+    ASSERT_EQ(h.got.size(), 2u);
+    EXPECT_EQ(h.got[0].status, 200);
+    EXPECT_TRUE(h.got[0].body_streamed);
+    EXPECT_EQ(bytes, big.size());
+    EXPECT_TRUE(only_x);
+    EXPECT_GT(pieces, 1u) << "handed over as it was read, not once at the end";
+    EXPECT_EQ(h.got[1].status, 404);
+    EXPECT_FALSE(h.got[1].body_streamed);
+    EXPECT_EQ(h.got[1].api.kind, cardsync::BodyKind::error_envelope);
+    EXPECT_EQ(h.got[1].api.error_code, 2001);
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 #include "cardsync/results_reader.hpp"
 #include "cardsync/results_writer.hpp"
 #include "cardsync/row_reader.hpp"
+#include "cardsync/snapshot_fetch.hpp"
 #include "cardsync/stop_signal.hpp"
+#include "cardsync/sync_plan.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -844,6 +846,147 @@ TEST(EngineProcess, LargeInputThroughStdinRunsInFlatMemory) {
     std::printf("peak RSS: 20k rows %ld KiB, 1M rows %ld KiB\n", small, large);
     EXPECT_GT(small, 0);
     EXPECT_LT(large, small + 4 * 1024) << "fifty times the rows, about the same memory";
+}
+
+// --- against a snapshot: --skip-unchanged, --create-missing --------------------------------------
+
+// A simulator holding cards for numbers 0..n-1 ("Ann<i>", "Lee"); numbers from n on have none.
+struct SeededServer {
+    TempDir dir;
+    std::unique_ptr<MockServer> server;
+    explicit SeededServer(int n) {
+        std::string csv = "phone_number,first_name,last_name\n";
+        for (int i = 0; i < n; ++i) csv += number(i) + ",Ann" + std::to_string(i) + ",Lee\n";
+        cardsync::test::write_file(dir.file("seed.csv"), csv);
+        MockOptions m = mock_options();
+        m.every_number_has_card = false;
+        m.seed_cards_csv = dir.file("seed.csv");
+        server = std::make_unique<MockServer>(m);
+    }
+    std::uint64_t writes() const {
+        const auto s = server->stats();
+        std::uint64_t n = 0;
+        for (const char* m : {"PATCH", "POST"})
+            if (s.by_method.count(m)) n += s.by_method.at(m);
+        return n;
+    }
+};
+
+// One apply with a fresh snapshot, as the CLI does it.
+Run run_with_snapshot(const MockServer& server, const std::string& csv, bool skip_unchanged, bool create_missing) {
+    auto o = options_for(server);
+    const auto snapshot = cardsync::fetch_card_snapshot(o);
+    o.snapshot = &snapshot.cards;
+    o.skip_unchanged = skip_unchanged;
+    o.create_missing = create_missing;
+    return run(o, csv);
+}
+
+TEST(EngineSnapshot, ASecondRunOfAnUnchangedFileSendsNoWrite) {
+    SeededServer seeded(50);
+    // Rows 0..9 rename, 10..49 repeat the live values.
+    std::string csv = "phone_number,first_name,last_name\n";
+    for (int i = 0; i < 50; ++i) csv += number(i) + (i < 10 ? ",Bea" : ",Ann") + std::to_string(i) + ",Lee\n";
+
+    const auto first = run_with_snapshot(*seeded.server, csv, true, false);
+    EXPECT_EQ(count(first.records, Outcome::updated), 10u) << first.report.summary();
+    EXPECT_EQ(count(first.records, Outcome::skipped), 40u);
+    EXPECT_EQ(first.report.unchanged, 40u);
+    EXPECT_EQ(seeded.writes(), 10u) << "only the changed rows were sent";
+    for (const auto& rec : first.records)
+        if (rec.outcome == Outcome::skipped) {
+            EXPECT_EQ(rec.message, "unchanged");
+            EXPECT_EQ(rec.attempts, 0);
+        }
+    EXPECT_EQ(first.report.exit_status(), cardsync::exit_ok);
+
+    const auto second = run_with_snapshot(*seeded.server, csv, true, false);
+    EXPECT_EQ(count(second.records, Outcome::skipped), 50u) << second.report.summary();
+    EXPECT_EQ(seeded.writes(), 10u) << "the second run sent no write";
+    EXPECT_EQ(seeded.server->stats().by_method.at("GET"), 2u) << "one snapshot per run";
+    EXPECT_EQ(cards(*seeded.server).at(number(3)), (CardView{"Bea3", "Lee"}));
+
+    // One row changes the next night: exactly that row is sent.
+    std::string changed = csv;
+    changed.replace(changed.find(",Ann42,"), 7, ",Cat42,");
+    const auto third = run_with_snapshot(*seeded.server, changed, true, false);
+    EXPECT_EQ(count(third.records, Outcome::updated), 1u);
+    EXPECT_EQ(seeded.writes(), 11u);
+    EXPECT_EQ(cards(*seeded.server).at(number(42)), (CardView{"Cat42", "Lee"}));
+
+    // Without --skip-unchanged the same file is sent whole, as before.
+    const auto all = run_with_snapshot(*seeded.server, changed, false, false);
+    EXPECT_EQ(count(all.records, Outcome::updated), 50u);
+    EXPECT_EQ(seeded.writes(), 61u);
+}
+
+TEST(EngineSnapshot, CreateMissingPostsNewCards) {
+    SeededServer seeded(2);
+    const std::string csv = "phone_number,first_name,last_name\n" +
+                            number(0) + ",Ann0,Lee\n" +   // unchanged
+                            number(5) + ",Eve,Ng\n" +     // created
+                            number(6) + ",,Ong\n" +       // no first_name: cannot be created
+                            number(5) + ",,Ngo\n";        // after the create: a change of the new card
+    const auto r = run_with_snapshot(*seeded.server, csv, true, true);
+    ASSERT_EQ(r.records.size(), 4u) << r.report.summary();
+    std::map<std::uint64_t, ResultRecord> by_line;
+    for (const auto& rec : r.records) by_line[rec.line] = rec;
+    EXPECT_EQ(by_line[2].outcome, Outcome::skipped);
+    EXPECT_EQ(by_line[3].outcome, Outcome::updated);
+    EXPECT_EQ(by_line[3].message, "created (POST)");
+    EXPECT_EQ(by_line[4].outcome, Outcome::invalid);
+    EXPECT_EQ(by_line[4].message, cardsync::first_name_required);
+    EXPECT_EQ(by_line[5].outcome, Outcome::updated);
+    EXPECT_EQ(r.report.creates, 1u);
+    const auto s = seeded.server->stats();
+    EXPECT_EQ(s.by_method.at("POST"), 1u);
+    EXPECT_EQ(s.by_method.at("PATCH"), 1u);
+    const auto c = cards(*seeded.server);
+    EXPECT_EQ(c.at(number(5)), (CardView{"Eve", "Ngo"})) << "created, then changed, in input order";
+    EXPECT_EQ(c.count(number(6)), 0u);
+
+    // And the simulator's GET-all lists it now.
+    const auto after = cardsync::fetch_card_snapshot(options_for(*seeded.server));
+    ASSERT_TRUE(after.cards.find(number(5)));
+    EXPECT_EQ(after.cards.find(number(5))->first_name, "Eve");
+}
+
+TEST(EngineSnapshot, WithoutCreateMissingANumberWithoutCardIsRejected404) {
+    SeededServer seeded(1);
+    const std::string csv = "phone_number,first_name,last_name\n" + number(7) + ",Gus,\n" + number(8) + ",,Li\n";
+    const auto r = run_with_snapshot(*seeded.server, csv, true, false);
+    ASSERT_EQ(r.records.size(), 2u);
+    EXPECT_EQ(count(r.records, Outcome::rejected), 2u) << "first_name or not: a PATCH, answered 404";
+    for (const auto& rec : r.records) EXPECT_EQ(rec.http_status, 404);
+    EXPECT_EQ(seeded.server->stats().by_method.count("POST"), 0u);
+}
+
+TEST(EngineSnapshot, ACardMadeAfterTheSnapshotFallsBackToPatch) {
+    SeededServer seeded(3);
+    // The snapshot predates the cards (empty), as when another job set them up meanwhile.
+    cardsync::CardSnapshot stale;
+    auto o = options_for(*seeded.server);
+    o.snapshot = &stale;
+    o.create_missing = true;
+    const std::string csv = "phone_number,first_name\n" + number(1) + ",Zed\n";
+    const auto r = run(o, csv);
+    ASSERT_EQ(r.records.size(), 1u);
+    EXPECT_EQ(r.records[0].outcome, Outcome::updated) << r.records[0].message;
+    EXPECT_EQ(r.records[0].message, "a card existed (POST answered 409/2014): updated with PATCH");
+    EXPECT_EQ(r.records[0].attempts, 2) << "the POST and the PATCH";
+    EXPECT_EQ(r.report.create_conflicts, 1u);
+    const auto s = seeded.server->stats();
+    EXPECT_EQ(s.by_code.at(2014), 1u);
+    EXPECT_EQ(s.by_method.at("POST"), 1u);
+    EXPECT_EQ(s.by_method.at("PATCH"), 1u);
+    EXPECT_EQ(cards(*seeded.server).at(number(1)), (CardView{"Zed", "Lee"})) << "PATCH kept the last name";
+}
+
+TEST(EngineSnapshot, FlagsWithoutASnapshotAreRefused) {
+    MockServer server(mock_options());
+    auto o = options_for(server);
+    o.skip_unchanged = true;
+    EXPECT_THROW(run(o, distinct_rows(1)), std::invalid_argument);
 }
 
 }  // namespace

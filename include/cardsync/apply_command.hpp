@@ -1,8 +1,10 @@
 #pragma once
 // `cardsync apply`: its options and the driver that runs a job (or a dry run) from them.
 
+#include "cardsync/engine.hpp"
 #include "cardsync/mock_server.hpp"
 
+#include <memory>
 #include <string>
 
 namespace CLI {
@@ -39,6 +41,8 @@ struct ApplyArgs {
     bool resume = false;          ///< skip rows already recorded `updated` in --results, append the rest
     double grace_s = 5;           ///< after SIGINT/SIGTERM, time left to requests in flight
     bool verbose = false;         ///< retries and connection events on stderr
+    bool skip_unchanged = false;  ///< take a snapshot of the live cards; rows changing nothing are skipped
+    bool create_missing = false;  ///< take a snapshot; numbers without a card are created with POST
 
     // --mock: run against the built-in simulator, started in-process on an ephemeral loopback port
     // with a generated token (no key, no --base-url). Without --mock-seed-cards every valid number
@@ -49,6 +53,17 @@ struct ApplyArgs {
 
 /// Registers the `apply` subcommand and its options on `app`, bound to `args`.
 CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args);
+
+/// The engine's options from `args` (shared by `cardsync plan`). Throws std::invalid_argument with
+/// a message for the user (bad URL, no key, bad --budget). With --mock, base_url and api_key are
+/// left for start_mock.
+ApplyOptions send_options(const ApplyArgs& args);
+
+/// Starts the --mock simulator on 127.0.0.1 and points `options` at it (URL, generated token, and
+/// its certificate at `cert_path` for TLS). Without --mock-seed-cards every number has a card,
+/// unless `snapshot`: then the store starts empty, so GET-all and the writes agree.
+std::unique_ptr<MockServer> start_mock(const ApplyArgs& args, ApplyOptions& options, const std::string& cert_path,
+                                       bool snapshot);
 
 /// Runs the job described by `args`; returns the process exit status (see ExitStatus in cli.hpp).
 /// Problems with the input as a whole are printed on stderr with their line and give exit_usage.

@@ -36,13 +36,21 @@ struct PoolOptions {
     std::string cacert;                                 ///< PEM file of trusted CAs; empty: the system store
     bool insecure = false;                              ///< skip certificate and host-name verification
     std::function<void(std::string_view)> log;         ///< debug lines (connects, closes); never the key
+    std::size_t max_body = max_response_body;           ///< a longer body given to body_sink fails the request
+                                                        ///< (garbled); a kept body: max_response_body
+    /// When set, every 2xx answer's body is handed here in pieces as it arrives, not kept nor
+    /// parsed (Exchange::api stays empty): the card list of GET-all, which may be far larger than
+    /// max_response_body (card_snapshot.hpp). Other answers are kept and parsed as usual, up to
+    /// max_response_body. Pieces carry no request id: use it with one request in flight.
+    std::function<void(std::string_view)> body_sink;
 };
 
 /// What became of one submitted request.
 struct Exchange {
     std::uint64_t id = 0;                ///< as given to submit()
     int status = 0;                      ///< HTTP status; 0 when no complete answer arrived
-    ApiResponse api;                     ///< the body, classified (when status != 0)
+    ApiResponse api;                     ///< the body, classified (when status != 0; not a kept body)
+    bool body_streamed = false;          ///< the body went to PoolOptions::body_sink
     std::string retry_after;             ///< header values, empty when absent
     std::string retry_after_ms;
     std::string should_retry;            ///< x-should-retry

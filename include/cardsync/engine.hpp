@@ -41,6 +41,7 @@
 
 namespace cardsync {
 
+class CardSnapshot;
 class RowReader;
 class ResultsWriter;
 class StopSignal;
@@ -67,6 +68,12 @@ struct ApplyOptions {
     /// Resume: input line -> number already recorded `updated`; such a row (same line, same
     /// number) is recorded `skipped` and not sent.
     std::unordered_map<std::uint64_t, std::string> already_updated;
+    /// The live cards (snapshot_fetch.hpp), required by skip_unchanged and create_missing; each valid
+    /// row is then decided by a SyncPlanner (sync_plan.hpp), like `cardsync plan` does.
+    const CardSnapshot* snapshot = nullptr;
+    bool skip_unchanged = false;          ///< a row changing nothing is recorded `skipped` ("unchanged"), not sent
+    bool create_missing = false;          ///< a number without a card is created with POST (needs first_name,
+                                          ///< else the row is `invalid`); a 409/2014 answer is sent again as PATCH
     Duration grace = std::chrono::seconds(5);  ///< after SIGINT/SIGTERM: time left to in-flight requests
     bool handle_signals = true;           ///< catch SIGINT/SIGTERM during the run (the CLI); tests use StopSignal
     std::size_t max_admitted = 50'000;    ///< rows read and not yet recorded, at most (memory bound)
@@ -89,6 +96,9 @@ struct ApplyReport {
     std::uint64_t resends = 0;                   ///< free resends (lost on a reused connection, or after Connection: close)
     std::uint64_t coalesced = 0;                 ///< rows merged into another row's request
     std::uint64_t throttled = 0;                 ///< 429/503 answers that slowed the run
+    std::uint64_t unchanged = 0;                 ///< rows skipped as unchanged (--skip-unchanged)
+    std::uint64_t creates = 0;                   ///< POST requests started (--create-missing), one per created number
+    std::uint64_t create_conflicts = 0;          ///< POSTs answered 409/2014 (a card existed) and sent again as PATCH
     bool aborted = false;                        ///< the run stopped itself (401, TLS rejected, a flood of one error)
     std::string abort_reason;                    ///< why, for a person
     bool interrupted = false;                    ///< SIGINT/SIGTERM or StopSignal
