@@ -44,8 +44,9 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
     cmd->add_option("--results", args.results,
                     "Results file: NDJSON (.ndjson/.jsonl) or CSV (.csv) by extension; - = NDJSON on stdout")
         ->capture_default_str();
-    cmd->add_flag("--dry-run", args.dry_run,
-                  "Read and validate only: one record per row (planned or invalid); sends nothing, needs no key");
+    auto* dry_run = cmd->add_flag("--dry-run", args.dry_run,
+                                  "Read and validate only: one record per row (planned or invalid); sends nothing, "
+                                  "needs no key (to compare with the live cards: cardsync plan)");
     cmd->add_flag("-q,--quiet", args.quiet, "No summary on stderr");
     const std::string scale = "Sharding (one input over N workers; `cardsync merge` joins the results)";
     auto* shard = cmd->add_option("--shard", args.shard,
@@ -97,10 +98,12 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
     cmd->add_flag("--skip-unchanged", args.skip_unchanged,
                   "First read the live cards (one GET); rows whose fields all equal them are recorded skipped "
                   "(unchanged) and not sent")
+        ->excludes(dry_run)  // a dry run reads no cards: `cardsync plan` is the dry run of these
         ->group(send);
     cmd->add_flag("--create-missing", args.create_missing,
                   "First read the live cards (one GET); numbers without a card are created with POST (rows "
                   "need first_name); a card that appeared meanwhile (409/2014) is updated with PATCH")
+        ->excludes(dry_run)
         ->group(send);
 
     cmd->add_flag("--mock", args.mock,

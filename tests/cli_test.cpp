@@ -37,6 +37,13 @@ TEST(Cli, UsageErrorsExitTwo) {
     auto missing = run_process({bin, "apply", "--dry-run", "/nonexistent/rows.csv"});
     EXPECT_EQ(missing.exit_code, cardsync::exit_usage);
     EXPECT_NE(missing.err.find("/nonexistent/rows.csv"), std::string::npos) << missing.err;
+    for (const char* flag : {"--skip-unchanged", "--create-missing"}) {
+        // a dry run reads no live cards, so it cannot honour these: refused, not ignored
+        auto both = run_process({bin, "apply", "--dry-run", flag, std::string(CARDSYNC_SAMPLES) + "/contacts.csv"});
+        EXPECT_EQ(both.exit_code, cardsync::exit_usage) << flag;
+        EXPECT_NE(both.err.find("--dry-run"), std::string::npos) << both.err;
+        EXPECT_TRUE(both.out.empty());
+    }
 }
 
 TEST(Cli, MissingPhoneColumnIsAUsageErrorBeforeAnythingIsWritten) {
