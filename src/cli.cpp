@@ -15,6 +15,7 @@ int run_cli(int argc, char** argv) {
                "3 run aborted, 130 interrupted.");
 
     ApplyArgs apply_args;
+    apply_args.command_line.assign(argv, argv + argc);
     auto* apply = add_apply_command(app, apply_args);
     MockOptions mock_options;
     auto* mock = app.add_subcommand("mock", "Run the built-in simulator of the Linq contact-card API until SIGINT/SIGTERM");

@@ -1,0 +1,333 @@
+// The end-of-run report: text, JSON (parsed back with simdjson and checked against the schema),
+// Prometheus text, what to do next, and the atomic file write.
+#include "cardsync/run_summary.hpp"
+
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace {
+
+using cardsync::ApplyReport;
+using cardsync::Outcome;
+using cardsync::RunContext;
+using cardsync::TransportError;
+
+void set(ApplyReport& r, Outcome o, std::uint64_t n) { r.outcomes[static_cast<std::size_t>(o)] = n; }
+
+// A run with a bit of everything: 100 rows, retries, a 429, 5xx, a timeout, a truncated answer.
+ApplyReport sample_report() {
+    ApplyReport r;
+    set(r, Outcome::updated, 80);
+    set(r, Outcome::skipped, 2);
+    set(r, Outcome::invalid, 7);
+    set(r, Outcome::rejected, 6);
+    set(r, Outcome::failed, 5);
+    r.rows_read = 100;
+    r.requests = 110;
+    r.resends = 1;
+    r.retries = 18;
+    r.throttled = 2;
+    r.coalesced = 1;
+    r.statuses = {{200, 80}, {404, 6}, {429, 2}, {500, 12}, {503, 4}};
+    r.api_codes = {{2001, 6}, {1007, 2}, {3006, 12}, {4004, 4}};
+    r.transport_errors[static_cast<std::size_t>(TransportError::timeout)] = 3;
+    r.transport_errors[static_cast<std::size_t>(TransportError::truncated)] = 2;
+    r.transport_errors[static_cast<std::size_t>(TransportError::read)] = 1;
+    r.transport_errors[static_cast<std::size_t>(TransportError::connect)] = 4;
+    r.retries_exhausted = 5;
+    r.input_exhausted = true;
+    r.last_line_read = 101;
+    r.elapsed_s = 10;
+    r.target_rate = 20;
+    r.final_rate = 15;
+    for (std::uint64_t us : {900, 1000, 1100, 5000, 250000}) r.latency.record(us);
+    for (std::uint64_t us : {900, 1000, 1200, 9000, 400000}) r.intended_latency.record(us);
+    r.pool.connects = 3;
+    r.pool.connect_failures = 4;
+    r.input = {"contacts.csv", 4096, std::string(64, 'a'), true};
+    return r;
+}
+
+TEST(RunSummary, ErrorStagesFromTheReport) {
+    const auto e = cardsync::error_stages(sample_report());
+    EXPECT_EQ(e.connect, 4u);
+    EXPECT_EQ(e.tls, 0u);
+    EXPECT_EQ(e.read, 3u);  // read + truncated
+    EXPECT_EQ(e.timeout, 3u);
+    EXPECT_EQ(e.http_4xx, 8u);
+    EXPECT_EQ(e.http_5xx, 16u);
+    EXPECT_EQ(e.retries_exhausted, 5u);
+}
+
+TEST(RunSummary, TextHasEveryFigure) {
+    RunContext ctx;
+    ctx.resume_command = "cardsync apply in.csv --results out.ndjson --resume";
+    const std::string t = cardsync::summary_text(sample_report(), ctx);
+    for (const char* part :
+         {"100 rows: 80 updated, 2 skipped, 7 invalid, 6 rejected, 5 failed", "110 requests (109 attempts, 18 retries, 1 free resends)",
+          "11.0/s achieved of 20/s target", "throttled 2 times", "HTTP 200 x80 404 x6 429 x2 500 x12 503 x4",
+          "API error codes 1007 x2 2001 x6 3006 x12 4004 x4",
+          "errors: connect 4, read 3, timeout 3, 4xx 8, 5xx 16, retries exhausted 5",
+          "from the actual send: p50 1.1", "max 250.0", "from the intended send:", "max 400.0",
+          "to retry the 5 failed rows", "cardsync apply in.csv --results out.ndjson --resume"})
+        EXPECT_NE(t.find(part), std::string::npos) << part << "\n" << t;
+    std::istringstream lines(t);
+    for (std::string line; std::getline(lines, line);) EXPECT_EQ(line.rfind("cardsync: ", 0), 0u) << line;
+}
+
+TEST(RunSummary, NextSteps) {
+    RunContext ctx;
+    ctx.resume_command = "cardsync apply x.csv --results r.csv --resume";
+    ApplyReport ok;
+    set(ok, Outcome::updated, 3);
+    ok.input_exhausted = true;
+    EXPECT_TRUE(cardsync::next_steps(ok, ctx).empty());
+
+    ApplyReport stopped = ok;
+    stopped.interrupted = true;
+    stopped.input_exhausted = false;
+    auto steps = cardsync::next_steps(stopped, ctx);
+    ASSERT_EQ(steps.size(), 1u);
+    EXPECT_NE(steps[0].find("to finish the run"), std::string::npos);
+    EXPECT_NE(steps[0].find(ctx.resume_command), std::string::npos);
+
+    ApplyReport aborted = ok;
+    aborted.aborted = true;
+    aborted.abort_reason = "the API refused the key";
+    steps = cardsync::next_steps(aborted, ctx);
+    ASSERT_EQ(steps.size(), 2u);
+    EXPECT_NE(steps[0].find("the API refused the key"), std::string::npos);
+
+    ApplyReport rejected = ok;
+    set(rejected, Outcome::rejected, 2);
+    steps = cardsync::next_steps(rejected, RunContext{});  // records on stdout: nothing to resume from
+    ASSERT_EQ(steps.size(), 2u);
+    EXPECT_NE(steps[0].find("2 rows were rejected"), std::string::npos);
+    EXPECT_NE(steps[1].find("--results FILE"), std::string::npos);
+}
+
+TEST(RunSummary, ResumeCommandQuotesAndNeverEchoesAToken) {
+    EXPECT_EQ(cardsync::resume_command({"cardsync", "apply", "my file.csv", "--results", "r.ndjson"}),
+              "cardsync apply 'my file.csv' --results r.ndjson --resume");
+    EXPECT_EQ(cardsync::resume_command({"cardsync", "apply", "a.csv", "--resume", "--results", "r.csv"}),
+              "cardsync apply a.csv --resume --results r.csv");
+    EXPECT_EQ(cardsync::resume_command({"cardsync", "apply", "--mock", "--mock-api-key", "tok123", "--mock-api-key=tok456", "a.csv"}),
+              "cardsync apply --mock a.csv --resume");
+    EXPECT_EQ(cardsync::resume_command({}), "");
+    EXPECT_EQ(cardsync::shell_quote("it's"), "'it'\\''s'");
+    EXPECT_EQ(cardsync::shell_quote(""), "''");
+    EXPECT_EQ(cardsync::shell_quote("a;b"), "'a;b'");
+    EXPECT_EQ(cardsync::shell_quote("+1/x=2,y@z:%"), "+1/x=2,y@z:%");
+}
+
+std::uint64_t u(simdjson::ondemand::value v) { return std::uint64_t(v.get_uint64()); }
+
+// Checks one exported histogram against the one it came from: same figures, buckets that add up,
+// and a histogram rebuilt from the buckets gives the same percentiles (so shard summaries merge).
+void expect_histogram(simdjson::ondemand::object h, const cardsync::LatencyHistogram& want) {
+    EXPECT_EQ(u(h["count"]), want.count());
+    EXPECT_EQ(u(h["min"]), want.min());
+    EXPECT_EQ(u(h["p50"]), want.percentile(50));
+    EXPECT_EQ(u(h["p90"]), want.percentile(90));
+    EXPECT_EQ(u(h["p99"]), want.percentile(99));
+    EXPECT_EQ(u(h["max"]), want.max());
+    EXPECT_NEAR(double(h["mean"]), want.mean(), 0.1);
+    cardsync::LatencyHistogram rebuilt;
+    std::uint64_t total = 0, last_high = 0;
+    for (auto bucket : h["buckets"].get_array()) {
+        std::vector<std::uint64_t> b;
+        for (auto x : bucket.get_array()) b.push_back(u(x.value()));
+        ASSERT_EQ(b.size(), 3u);
+        EXPECT_LE(b[0], b[1]);
+        EXPECT_GT(b[0], last_high == 0 && total == 0 ? 0 : last_high) << "sorted, disjoint";
+        EXPECT_EQ(cardsync::LatencyHistogram::bucket_of(b[0]), cardsync::LatencyHistogram::bucket_of(b[1]));
+        EXPECT_GT(b[2], 0u) << "sparse: no empty bucket";
+        last_high = b[1];
+        total += b[2];
+        for (std::uint64_t i = 0; i < b[2]; ++i) rebuilt.record(b[1]);
+    }
+    EXPECT_EQ(total, want.count());
+    for (double p : {50.0, 90.0, 99.0})
+        EXPECT_EQ(cardsync::LatencyHistogram::bucket_of(rebuilt.percentile(p)),
+                  cardsync::LatencyHistogram::bucket_of(want.percentile(p)));
+}
+
+TEST(RunSummary, JsonParsesAndFollowsTheSchema) {
+    ApplyReport r = sample_report();
+    r.shard = cardsync::ShardSpec{2, 8};
+    RunContext ctx;
+    ctx.resume_command = "cardsync apply 'a b.csv' --results r.ndjson --resume";
+    const std::string text = cardsync::summary_json(r, ctx);
+    ASSERT_EQ(text.back(), '\n');
+    EXPECT_EQ(text.find('\n'), text.size() - 1) << "one line";
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string json(text);
+    simdjson::ondemand::document doc = parser.iterate(json);
+    simdjson::ondemand::object o = doc.get_object();
+
+    // Every top-level key of schema 1, in order (the README documents them in this order).
+    const std::vector<std::string> keys = {
+        "schema_version", "tool", "version", "input", "shard", "state", "exit_status", "abort_reason",
+        "input_exhausted", "last_line_read", "first_line_not_reached", "rows", "requests", "http_status",
+        "api_error_code", "errors", "wall_time_s", "rate", "latency_us", "intended_latency_us", "connections",
+        "peak_rss_kib", "resume_command", "next_steps"};
+    std::vector<std::string> seen;
+    for (auto field : o) seen.emplace_back(std::string_view(field.unescaped_key()));
+    EXPECT_EQ(seen, keys);
+
+    o.reset();
+    EXPECT_EQ(u(o["schema_version"]), std::uint64_t(cardsync::summary_schema_version));
+    EXPECT_EQ(std::string_view(o["tool"]), "cardsync");
+    auto input = o["input"].get_object();
+    EXPECT_EQ(std::string_view(input["name"]), "contacts.csv");
+    EXPECT_EQ(u(input["bytes"]), 4096u);
+    EXPECT_EQ(std::string_view(input["sha256"]), std::string(64, 'a'));
+    EXPECT_TRUE(bool(input["complete"]));
+    auto shard = o["shard"].get_object();
+    EXPECT_EQ(u(shard["index"]), 2u);
+    EXPECT_EQ(u(shard["count"]), 8u);
+    EXPECT_EQ(std::string_view(o["state"]), "completed");
+    EXPECT_EQ(u(o["exit_status"]), 1u);
+    EXPECT_TRUE(o["abort_reason"].is_null().value());
+    EXPECT_TRUE(bool(o["input_exhausted"]));
+    EXPECT_EQ(u(o["last_line_read"]), 101u);
+    EXPECT_TRUE(o["first_line_not_reached"].is_null().value());
+    auto rows = o["rows"].get_object();
+    EXPECT_EQ(u(rows["read"]), 100u);
+    EXPECT_EQ(u(rows["recorded"]), r.records());
+    for (auto out : {Outcome::updated, Outcome::skipped, Outcome::invalid, Outcome::rejected, Outcome::failed})
+        EXPECT_EQ(u(rows[cardsync::to_string(out)]), r.count(out)) << cardsync::to_string(out);
+    EXPECT_EQ(u(rows["coalesced"]), 1u);
+    auto req = o["requests"].get_object();
+    EXPECT_EQ(u(req["sent"]), 110u);
+    EXPECT_EQ(u(req["attempts"]), 109u);
+    EXPECT_EQ(u(req["retries"]), 18u);
+    EXPECT_EQ(u(req["resends"]), 1u);
+    EXPECT_EQ(u(req["throttled"]), 2u);
+    std::map<int, std::uint64_t> statuses, codes;
+    for (auto f : o["http_status"].get_object()) statuses[std::stoi(std::string(std::string_view(f.unescaped_key())))] = u(f.value());
+    EXPECT_EQ(statuses, r.statuses);
+    for (auto f : o["api_error_code"].get_object()) codes[std::stoi(std::string(std::string_view(f.unescaped_key())))] = u(f.value());
+    EXPECT_EQ(codes, r.api_codes);
+    auto errors = o["errors"].get_object();
+    const auto e = cardsync::error_stages(r);
+    EXPECT_EQ(u(errors["connect"]), e.connect);
+    EXPECT_EQ(u(errors["tls"]), e.tls);
+    EXPECT_EQ(u(errors["write"]), e.write);
+    EXPECT_EQ(u(errors["read"]), e.read);
+    EXPECT_EQ(u(errors["timeout"]), e.timeout);
+    EXPECT_EQ(u(errors["http_4xx"]), e.http_4xx);
+    EXPECT_EQ(u(errors["http_5xx"]), e.http_5xx);
+    EXPECT_EQ(u(errors["parse"]), e.parse);
+    EXPECT_EQ(u(errors["retries_exhausted"]), e.retries_exhausted);
+    EXPECT_DOUBLE_EQ(double(o["wall_time_s"]), 10.0);
+    auto rate = o["rate"].get_object();
+    EXPECT_DOUBLE_EQ(double(rate["target"]), 20.0);
+    EXPECT_DOUBLE_EQ(double(rate["achieved"]), 11.0);
+    EXPECT_DOUBLE_EQ(double(rate["final"]), 15.0);
+    expect_histogram(o["latency_us"].get_object(), r.latency);
+    expect_histogram(o["intended_latency_us"].get_object(), r.intended_latency);
+    auto conns = o["connections"].get_object();
+    EXPECT_EQ(u(conns["opened"]), 3u);
+    EXPECT_EQ(u(conns["failed"]), 4u);
+    EXPECT_EQ(std::string_view(o["resume_command"]), ctx.resume_command);
+    std::size_t steps = 0;
+    for (auto step : o["next_steps"].get_array()) {
+        (void)std::string_view(step);
+        ++steps;
+    }
+    EXPECT_EQ(steps, cardsync::next_steps(r, ctx).size());
+}
+
+TEST(RunSummary, JsonOfAnInterruptedRunWithoutShardOrAnswers) {
+    ApplyReport r;
+    r.interrupted = true;
+    r.first_line_not_reached = 42;
+    r.aborted = true;
+    r.abort_reason = "said \"no\"";
+    const std::string text = cardsync::summary_json(r, RunContext{});
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string json(text);
+    auto doc = parser.iterate(json);
+    auto o = doc.get_object();
+    EXPECT_TRUE(o["shard"].is_null().value());
+    EXPECT_EQ(std::string_view(o["state"]), "interrupted");
+    EXPECT_EQ(u(o["exit_status"]), 130u);
+    EXPECT_EQ(std::string_view(o["abort_reason"]), "said \"no\"");
+    EXPECT_EQ(u(o["first_line_not_reached"]), 42u);
+    EXPECT_EQ(u(o["latency_us"]["count"]), 0u);
+    simdjson::ondemand::array buckets = o["latency_us"]["buckets"].get_array();
+    EXPECT_EQ(buckets.count_elements().value(), 0u);
+    EXPECT_TRUE(o["resume_command"].is_null().value());
+}
+
+TEST(RunSummary, PrometheusTextIsWellFormed) {
+    ApplyReport r = sample_report();
+    RunContext ctx;
+    ctx.finished_unix_s = 1'700'000'000.5;
+    const std::string m = cardsync::metrics_text(r, ctx);
+    const std::regex sample_re(R"(^([a-z_]+)(\{([a-z_]+="[^"\\\n]*")(,[a-z_]+="[^"\\\n]*")*\})? (-?[0-9.e+]+)$)");
+    const std::regex help_re(R"(^# HELP ([a-z_]+) .+$)");
+    const std::regex type_re(R"(^# TYPE ([a-z_]+) (gauge|counter|summary)$)");
+    std::set<std::string> typed;
+    std::istringstream lines(m);
+    std::smatch match;
+    std::size_t samples = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (std::regex_match(line, match, type_re)) {
+            EXPECT_TRUE(typed.insert(match[1]).second) << "TYPE once per family: " << line;
+        } else if (!std::regex_match(line, help_re)) {
+            ASSERT_TRUE(std::regex_match(line, match, sample_re)) << line;
+            std::string family = match[1];
+            for (const char* suffix : {"_sum", "_count"})
+                if (!typed.count(family) && family.size() > 4 && family.ends_with(suffix))
+                    family.resize(family.size() - std::string_view(suffix).size());
+            EXPECT_TRUE(typed.count(family)) << "sample after its TYPE: " << line;
+            ++samples;
+        }
+    }
+    EXPECT_GT(samples, 30u);
+    for (const char* want : {"cardsync_rows{outcome=\"updated\"} 80\n", "cardsync_rows{outcome=\"failed\"} 5\n",
+                             "cardsync_attempts 109\n", "cardsync_http_responses{status=\"500\"} 12\n",
+                             "cardsync_api_errors{code=\"2001\"} 6\n", "cardsync_errors{stage=\"http_5xx\"} 16\n",
+                             "cardsync_errors{stage=\"retries_exhausted\"} 5\n", "cardsync_rate_target 20\n",
+                             "cardsync_rate_achieved 11\n", "cardsync_latency_seconds{from=\"sent\",quantile=\"1\"} 0.25\n",
+                             "cardsync_latency_seconds_count{from=\"intended\"} 5\n", "cardsync_run_exit_status 1\n",
+                             "cardsync_run_finished_timestamp_seconds 1700000000.5\n"})
+        EXPECT_NE(m.find(want), std::string::npos) << want;
+    r.shard = cardsync::ShardSpec{1, 4};
+    EXPECT_NE(cardsync::metrics_text(r, ctx).find("cardsync_rows{shard=\"1\",shard_count=\"4\",outcome=\"updated\"} 80\n"),
+              std::string::npos);
+}
+
+TEST(RunSummary, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
+    cardsync::test::TempDir dir;
+    const std::string path = dir.file("cardsync.prom");
+    cardsync::write_file_atomically(path, "first\n");
+    EXPECT_EQ(cardsync::test::read_file(path), "first\n");
+    cardsync::write_file_atomically(path, "second\n");
+    EXPECT_EQ(cardsync::test::read_file(path), "second\n");
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+        (void)entry;
+        ++files;
+    }
+    EXPECT_EQ(files, 1u);
+    EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::others_read,
+              std::filesystem::perms::others_read);
+    try {
+        cardsync::write_file_atomically(dir.file("missing/x.json"), "{}");
+        FAIL() << "no error";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("missing/x.json"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
