@@ -20,6 +20,10 @@ int run_cli(int argc, char** argv) {
     MockOptions mock_options;
     auto* mock = app.add_subcommand("mock", "Run the built-in simulator of the Linq contact-card API until SIGINT/SIGTERM");
     add_mock_options(*mock, mock_options, "");
+    double stats_interval_s = 0;
+    mock->add_option("--stats-interval", stats_interval_s,
+                     "Print the counters on stderr every this many seconds (0: only at exit and on SIGUSR1)")
+        ->check(CLI::Range(0.0, 86400.0));
 
     try {
         app.parse(argc, argv);
@@ -29,7 +33,7 @@ int run_cli(int argc, char** argv) {
         return code == 0 ? exit_ok : exit_usage;
     }
     if (apply->parsed()) return run_apply_command(apply_args);
-    if (mock->parsed()) return run_mock_command(mock_options);
+    if (mock->parsed()) return run_mock_command(mock_options, stats_interval_s);
     return exit_usage;
 }
 

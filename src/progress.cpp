@@ -71,7 +71,7 @@ std::string terminal_line(const ProgressSnapshot& s, bool colour) {
 }
 
 std::string log_line(const ProgressSnapshot& s) {
-    std::string line = fmt::format("cardsync: progress elapsed_s={:.1f} rows_done={} rows_read={}", s.elapsed_s,
+    std::string line = fmt::format("cardsync: progress elapsed_s={:.2f} rows_done={} rows_read={}", s.elapsed_s,
                                    s.rows_done, s.rows_read);
     if (s.rows_total) line += fmt::format(" rows_total={}", s.rows_total);
     if (const auto f = progress_fraction(s)) line += fmt::format(" done_pct={:.1f}", *f * 100);

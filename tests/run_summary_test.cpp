@@ -2,11 +2,16 @@
 // Prometheus text, what to do next, and the atomic file write.
 #include "cardsync/run_summary.hpp"
 
+#include "cardsync/mock_server.hpp"
+#include "cardsync/results_reader.hpp"
+#include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -328,6 +333,140 @@ TEST(RunSummary, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
     } catch (const std::runtime_error& e) {
         EXPECT_NE(std::string(e.what()).find("missing/x.json"), std::string::npos) << e.what();
     }
+}
+
+// End to end: the built binary against the simulator in this process, with faults. The summary's
+// figures must agree with the records written and with what the simulator counted.
+TEST(RunSummaryEndToEnd, FiguresAgreeWithTheRecordsAndWithTheSimulator) {
+    cardsync::MockOptions m;
+    m.api_key = "sk-report-SECRET-77";
+    m.every_number_has_card = true;
+    m.outside_prefixes = {"+1800"};
+    m.fail_500 = 0.25;
+    m.fail_503 = 0.1;
+    m.fail_503_retry_after_s = 0;
+    m.seed = 7;
+    m.budget_calls = 0;
+    cardsync::MockServer server(m);
+    cardsync::test::TempDir dir;
+    std::string csv = "phone_number,first_name\n";
+    for (int i = 0; i < 150; ++i) csv += "+1555" + std::to_string(3000000 + i) + ",Ann\n";
+    for (int i = 0; i < 5; ++i) csv += "+1800555010" + std::to_string(i) + ",Bob\n";  // 403
+    csv += "not-a-number,Eve\n+15551112222,\n";                                     // 2 invalid
+    cardsync::test::write_file(dir.file("in.csv"), csv);
+    const std::string results = dir.file("out.ndjson"), summary = dir.file("summary.json"),
+                      metrics = dir.file("cardsync.prom");
+    const auto r = cardsync::test::run_process(
+        {CARDSYNC_BINARY, "apply", dir.file("in.csv"), "--base-url", server.api_url(), "--rate", "0", "--budget", "off",
+         "--max-attempts", "2", "--results", results, "--summary-json", summary, "--metrics-file", metrics, "-v"},
+        {}, {"LINQ_API_V3_API_KEY=" + m.api_key});
+    ASSERT_EQ(r.exit_code, 1) << r.err;  // 403s, invalid rows, some failed after 2 attempts
+    EXPECT_TRUE(r.out.empty()) << "records went to the file: stdout stays clean";
+    for (const auto* text : {&r.err, &r.out}) EXPECT_EQ(text->find("SECRET"), std::string::npos);
+
+    // The records.
+    std::map<std::string, std::uint64_t> outcomes;
+    std::uint64_t record_attempts = 0, records = 0;
+    {
+        cardsync::ResultsReader in(results);
+        cardsync::ResultRecord rec;
+        while (in.next(rec)) {
+            ++outcomes[std::string(cardsync::to_string(rec.outcome))];
+            record_attempts += static_cast<std::uint64_t>(rec.attempts);
+            ++records;
+        }
+    }
+    ASSERT_EQ(records, 157u);
+    ASSERT_GT(outcomes["failed"], 0u) << "the seed should leave some rows failed";
+
+    // The JSON summary against the records and the simulator.
+    const cardsync::MockStats seen = server.stats();
+    const std::string text = cardsync::test::read_file(summary);
+    EXPECT_EQ(text.find("SECRET"), std::string::npos);
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string json(text);
+    auto doc = parser.iterate(json);
+    auto o = doc.get_object();
+    EXPECT_EQ(std::string_view(o["state"]), "completed");
+    EXPECT_EQ(u(o["exit_status"]), 1u);
+    auto rows = o["rows"].get_object();
+    EXPECT_EQ(u(rows["read"]), records);
+    EXPECT_EQ(u(rows["recorded"]), records);
+    for (const char* name : {"updated", "skipped", "invalid", "rejected", "failed"})
+        EXPECT_EQ(u(rows[name]), outcomes[name]) << name;
+    EXPECT_EQ(outcomes["rejected"], 5u);
+    EXPECT_EQ(outcomes["invalid"], 2u);
+    auto req = o["requests"].get_object();
+    const std::uint64_t sent = u(req["sent"]), attempts = u(req["attempts"]), retries = u(req["retries"]);
+    EXPECT_EQ(sent, seen.requests) << "every request sent reached the simulator, and only those";
+    EXPECT_EQ(attempts, record_attempts) << "no duplicate numbers: the records' attempts add up";
+    EXPECT_EQ(attempts, 155 + retries) << "one first attempt per valid row, plus the retries";
+    std::map<int, std::uint64_t> statuses, codes;
+    for (auto f : o["http_status"].get_object()) statuses[std::stoi(std::string(std::string_view(f.unescaped_key())))] = u(f.value());
+    for (auto f : o["api_error_code"].get_object()) codes[std::stoi(std::string(std::string_view(f.unescaped_key())))] = u(f.value());
+    EXPECT_EQ(statuses, seen.by_status);
+    EXPECT_EQ(codes, seen.by_code);
+    auto errors = o["errors"].get_object();
+    std::uint64_t seen_5xx = 0;
+    for (const auto& [status, n] : seen.by_status) seen_5xx += status >= 500 ? n : 0;
+    EXPECT_GT(seen_5xx, 0u);
+    EXPECT_EQ(u(errors["http_5xx"]), seen_5xx);
+    EXPECT_EQ(u(errors["http_4xx"]), 5u);
+    EXPECT_EQ(u(errors["retries_exhausted"]), outcomes["failed"]);
+    EXPECT_EQ(u(o["latency_us"]["count"]), sent);
+    EXPECT_EQ(u(o["intended_latency_us"]["count"]), sent);
+    // Each answer's latency from the intended send is at least the one from the actual send.
+    EXPECT_GE(u(o["intended_latency_us"]["p50"]), u(o["latency_us"]["p50"]));
+    EXPECT_GE(u(o["intended_latency_us"]["max"]), u(o["latency_us"]["max"]));
+    const std::string resume = std::string(std::string_view(o["resume_command"]));
+    EXPECT_NE(resume.find("--results " + results), std::string::npos) << resume;
+    EXPECT_NE(resume.find(" --resume"), std::string::npos) << resume;
+
+    // The text summary says the same, with the command to retry the failed rows.
+    EXPECT_NE(r.err.find(fmt::format("{} rows: {} updated, 0 skipped, 2 invalid, 5 rejected, {} failed", records,
+                                     outcomes["updated"], outcomes["failed"])),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(fmt::format("to retry the {} failed rows", outcomes["failed"])), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(resume), std::string::npos);
+    // -v: one line per attempt (resends included), never the key.
+    std::size_t attempt_lines = 0;
+    for (std::size_t at = r.err.find("cardsync: attempt line="); at != std::string::npos;
+         at = r.err.find("cardsync: attempt line=", at + 1))
+        ++attempt_lines;
+    EXPECT_EQ(attempt_lines, sent);
+
+    // The metrics file, written whole.
+    const std::string prom = cardsync::test::read_file(metrics);
+    EXPECT_NE(prom.find(fmt::format("cardsync_rows{{outcome=\"failed\"}} {}\n", outcomes["failed"])), std::string::npos) << prom;
+    EXPECT_NE(prom.find(fmt::format("cardsync_requests {}\n", sent)), std::string::npos);
+    EXPECT_NE(prom.find("cardsync_http_responses{status=\"403\"} 5\n"), std::string::npos);
+    EXPECT_EQ(prom.find("SECRET"), std::string::npos);
+}
+
+TEST(RunSummaryEndToEnd, RecordsOnStdoutStayCleanAndTheSummaryFileIsStillWritten) {
+    cardsync::test::TempDir dir;
+    const auto r = cardsync::test::run_process({CARDSYNC_BINARY, "apply", CARDSYNC_SAMPLES "/contacts.csv", "--mock",
+                                                "--progress-interval", "0.05", "--mock-latency", "30",
+                                                "--summary-json", dir.file("s.json")});
+    ASSERT_EQ(r.exit_code, 1) << r.err;  // the samples hold invalid rows
+    std::istringstream lines(r.out);
+    std::size_t n = 0;
+    for (std::string line; std::getline(lines, line); ++n)
+        EXPECT_EQ(line.rfind("{\"line\":", 0), 0u) << "only records on stdout: " << line;
+    EXPECT_EQ(n, 34u);
+    const std::string text = cardsync::test::read_file(dir.file("s.json"));
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string json(text);
+    auto doc = parser.iterate(json);
+    EXPECT_EQ(u(doc["rows"]["recorded"]), 34u);
+    EXPECT_TRUE(doc["resume_command"].is_null().value()) << "records on stdout: nothing to resume from";
+    EXPECT_NE(r.err.find("--results FILE"), std::string::npos) << r.err;
+
+    const auto missing = cardsync::test::run_process({CARDSYNC_BINARY, "apply", CARDSYNC_SAMPLES "/contacts.csv",
+                                                      "--mock", "--summary-json", dir.file("no/such/dir/s.json")});
+    EXPECT_EQ(missing.exit_code, 2);
+    EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
+    EXPECT_TRUE(missing.out.empty()) << "refused before any row was sent";
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ std::string terminal_line(const ProgressSnapshot& s, bool colour);
 
 /// The plain line for a non-terminal stderr (log collectors): key=value pairs, one line, no
 /// control characters, ending in "\n". Example:
-/// "cardsync: progress elapsed_s=12.0 rows_done=1234 rows_read=1250 done_pct=12.0 rows_per_s=310.2
+/// "cardsync: progress elapsed_s=12.00 rows_done=1234 rows_read=1250 done_pct=12.0 rows_per_s=310.2
 ///  eta_s=42 updated=1200 skipped=0 rejected=3 failed=0 invalid=31 requests=1240 in_flight=16 waiting=2"
 /// (done_pct and eta_s are left out when unknown).
 std::string log_line(const ProgressSnapshot& s);
