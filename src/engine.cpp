@@ -7,6 +7,7 @@
 #include "cardsync/results_writer.hpp"
 #include "cardsync/retry_after.hpp"
 #include "cardsync/row_reader.hpp"
+#include "cardsync/run_summary.hpp"
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/token_bucket.hpp"
 #include "cardsync/validate.hpp"
@@ -768,38 +769,9 @@ int ApplyReport::exit_status() const noexcept {
 }
 
 std::string ApplyReport::summary() const {
-    std::string s = fmt::format("{} rows: {} updated, {} skipped, {} invalid, {} rejected, {} failed", records(),
-                                count(Outcome::updated), count(Outcome::skipped), count(Outcome::invalid),
-                                count(Outcome::rejected), count(Outcome::failed));
-    if (coalesced) s += fmt::format(" ({} rows coalesced with an earlier row for the same number)", coalesced);
-    s += fmt::format("\n{} requests in {:.1f} s ({:.1f}/s), {} retries, {} free resends", requests, elapsed_s,
-                     elapsed_s > 0 ? static_cast<double>(requests) / elapsed_s : 0.0, retries, resends);
-    if (!statuses.empty()) {
-        s += "; HTTP";
-        for (const auto& [status, n] : statuses) s += fmt::format(" {}x{}", status, n);
-    }
-    std::string transport;
-    for (std::size_t i = 1; i < transport_errors.size(); ++i)
-        if (transport_errors[i])
-            transport += fmt::format(" {} {}", to_string(static_cast<TransportError>(i)), transport_errors[i]);
-    if (!transport.empty()) s += "; transport errors:" + transport;
-    if (throttled) s += fmt::format("; throttled {} times, rate now {:.1f}/s", throttled, final_rate);
-    if (latency.count()) {
-        s += fmt::format("\nlatency ms: p50 {:.1f}, p99 {:.1f}, max {:.1f}; from intended start: p50 {:.1f}, p99 {:.1f}",
-                         static_cast<double>(latency.percentile(50)) / 1000, static_cast<double>(latency.percentile(99)) / 1000,
-                         static_cast<double>(latency.max()) / 1000,
-                         static_cast<double>(intended_latency.percentile(50)) / 1000,
-                         static_cast<double>(intended_latency.percentile(99)) / 1000);
-    }
-    if (peak_rss_kib) s += fmt::format("\npeak memory {:.1f} MiB", static_cast<double>(peak_rss_kib) / 1024);
-    if (aborted) s += "\nstopped: " + abort_reason;
-    if (interrupted) s += "\ninterrupted";
-    if ((aborted || interrupted) && !input_exhausted) {
-        if (first_line_not_reached) s += fmt::format("; rows from line {} on were never read", *first_line_not_reached);
-        else s += fmt::format("; rows after line {} were never read", last_line_read);
-        s += "\nto finish: run the same command again with --resume (and the same --results file)";
-    }
-    return s;
+    std::string text = summary_text(*this, RunContext{});
+    if (!text.empty()) text.pop_back();  // the caller ends the line
+    return text;
 }
 
 ApplyReport run_apply(const ApplyOptions& options, RowReader& reader, ResultsWriter& results, StopSignal& stop) {

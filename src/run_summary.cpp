@@ -145,6 +145,7 @@ std::string summary_text(const ApplyReport& r, const RunContext& ctx) {
                                 r.count(Outcome::rejected), r.count(Outcome::failed));
     if (r.coalesced) s += fmt::format(" ({} rows coalesced with an earlier row for the same number)", r.coalesced);
     s += '\n';
+    if (r.shard) s += fmt::format("cardsync: shard {} of {} (0-based)\n", r.shard->index, r.shard->count);
     s += fmt::format("cardsync: {} requests ({} attempts, {} retries, {} free resends) in {:.1f} s: {:.1f}/s achieved",
                      r.requests, r.attempts(), r.retries, r.resends, r.elapsed_s, achieved_rate(r));
     s += r.target_rate > 0 ? fmt::format(" of {:g}/s target", r.target_rate) : std::string(", no rate limit");

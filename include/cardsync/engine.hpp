@@ -123,7 +123,7 @@ struct ApplyReport {
     std::uint64_t records() const noexcept;
     /// 130 interrupted, 3 aborted, 0 when every row is updated or skipped, 1 otherwise (cli.hpp).
     int exit_status() const noexcept;
-    /// A few lines for stderr: outcomes, statuses, retries, rate, latency, and what to do next.
+    /// The text summary of run_summary.hpp without a resume command (for logs and test messages).
     std::string summary() const;
 };
 
