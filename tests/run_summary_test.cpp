@@ -12,6 +12,10 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -467,6 +471,96 @@ TEST(RunSummaryEndToEnd, RecordsOnStdoutStayCleanAndTheSummaryFileIsStillWritten
     EXPECT_EQ(missing.exit_code, 2);
     EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
     EXPECT_TRUE(missing.out.empty()) << "refused before any row was sent";
+}
+
+// A server slower than the schedule: one connection, 20 requests/s wanted, 100 ms per answer. Each
+// answer takes ~100 ms from its actual send, but the k-th request was due at k x 50 ms: latency
+// from the intended send grows with the backlog (wrk2's correction for coordinated omission).
+TEST(RunSummaryEndToEnd, IntendedSendLatencyCountsAStalledServer) {
+    cardsync::test::TempDir dir;
+    std::string csv = "phone_number,first_name\n";
+    for (int i = 0; i < 20; ++i) csv += "+1555" + std::to_string(5000000 + i) + ",Ann\n";
+    cardsync::test::write_file(dir.file("in.csv"), csv);
+    const auto r = cardsync::test::run_process({CARDSYNC_BINARY, "apply", dir.file("in.csv"), "--mock", "--mock-latency",
+                                                "100", "--connections", "1", "--rate", "20", "--burst", "1", "--results",
+                                                dir.file("out.ndjson"), "--summary-json", dir.file("s.json"), "-q"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string text = cardsync::test::read_file(dir.file("s.json"));
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string json(text);
+    auto doc = parser.iterate(json);
+    auto o = doc.get_object();
+    const std::uint64_t sent_p90 = u(o["latency_us"]["p90"]);
+    const std::uint64_t intended_p90 = u(o["intended_latency_us"]["p90"]);
+    EXPECT_GE(sent_p90, 100'000u);
+    EXPECT_LT(sent_p90, 400'000u) << "each answer alone is about 100 ms";
+    // The 18th request (p90 of 20) was due at ~0.85 s and answered at ~1.8 s or later.
+    EXPECT_GE(intended_p90, 700'000u) << text;
+    EXPECT_GT(intended_p90, 2 * sent_p90) << text;
+}
+
+// Interrupted mid-run: the summary says so, and the command it prints finishes the job.
+TEST(RunSummaryEndToEnd, TheResumeCommandOfAnInterruptedRunFinishesIt) {
+    cardsync::test::TempDir dir;
+    std::string csv = "phone_number,first_name\n";
+    for (int i = 0; i < 400; ++i) csv += "+1555" + std::to_string(6000000 + i) + ",Ann\n";
+    cardsync::test::write_file(dir.file("in.csv"), csv);
+    const std::string results = dir.file("out.ndjson"), summary = dir.file("s.json");
+    const std::vector<std::string> args = {CARDSYNC_BINARY, "apply", dir.file("in.csv"), "--mock", "--rate", "200",
+                                           "--results", results, "--summary-json", summary};
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        const int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    const auto lines_in = [](const std::string& path) {
+        const std::string t = std::filesystem::exists(path) ? cardsync::test::read_file(path) : std::string();
+        return static_cast<std::size_t>(std::count(t.begin(), t.end(), '\n'));
+    };
+    for (int i = 0; i < 1000 && lines_in(results) < 50; ++i) usleep(10'000);
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 130);
+
+    std::string resume;
+    {
+        const std::string text = cardsync::test::read_file(summary);
+        simdjson::ondemand::parser parser;
+        simdjson::padded_string json(text);
+        auto doc = parser.iterate(json);
+        auto o = doc.get_object();
+        EXPECT_EQ(std::string_view(o["state"]), "interrupted");
+        EXPECT_EQ(u(o["exit_status"]), 130u);
+        EXPECT_EQ(u(o["rows"]["recorded"]), lines_in(results)) << "one record per row read, all counted";
+        EXPECT_LT(u(o["rows"]["recorded"]), 400u);
+        EXPECT_FALSE(o["input_exhausted"].get_bool().value());
+        resume = std::string(std::string_view(o["resume_command"]));
+        bool finish_step = false;
+        for (auto step : o["next_steps"].get_array())
+            finish_step |= std::string_view(step).find("to finish the run") != std::string_view::npos;
+        EXPECT_TRUE(finish_step) << text;
+    }
+    ASSERT_NE(resume.find(" --resume"), std::string::npos) << resume;
+    const auto again = cardsync::test::run_process({"/bin/sh", "-c", resume});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    // Every row now has an updated (or skipped: updated before) record as its last word.
+    std::map<std::uint64_t, Outcome> last;
+    cardsync::ResultsReader in(results);
+    cardsync::ResultRecord rec;
+    while (in.next(rec)) last[rec.line] = rec.outcome;
+    ASSERT_EQ(last.size(), 400u);
+    for (const auto& [line, outcome] : last)
+        EXPECT_TRUE(outcome == Outcome::updated || outcome == Outcome::skipped) << "line " << line;
 }
 
 }  // namespace
