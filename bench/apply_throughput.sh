@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end throughput of `cardsync apply` against the simulator (`cardsync mock`, a separate
 # process) on loopback: N generated rows through stdin, --rate 0 --max-attempts 1, 64 connections,
-# pipelining off (1) and on (8). Reports rows/s and the client's peak RSS (from its summary), the
-# median of REPS runs. When taskset exists, the simulator is pinned to CPU 0 and the client to CPU 1.
+# pipelining off (1) and on (8). Reports rows/s, the client's CPU (user + system) per row and its
+# peak RSS, measured from outside with /usr/bin/time: the run with the median rows/s of REPS.
+# When taskset exists, the simulator is pinned to CPU 0 and the client (both its threads) to CPU 1.
 #   bench/apply_throughput.sh [N]        (default 200000; env: REPS=3 CONNECTIONS=64 DEPTHS="1 8"
 #                                         BUDGET=off CARDSYNC=build/cardsync)
 set -euo pipefail
@@ -28,17 +29,20 @@ mock_pid=$!
 for _ in $(seq 50); do [[ -s $work/url ]] && break; sleep 0.1; done
 url=$(head -1 "$work/url")/api/partner
 
-printf '%-8s %-8s %-12s %10s %14s\n' rows pipeline connections rows_per_s peak_rss_mib
+command -v /usr/bin/time >/dev/null || { echo "apply_throughput: needs /usr/bin/time (Debian package time)" >&2; exit 2; }
+printf '%-8s %-8s %-12s %10s %16s %14s\n' rows pipeline connections rows_per_s client_cpu_us_row peak_rss_mib
 for depth in $depths; do
     results=()
     for _ in $(seq "$reps"); do
-        LINQ_API_V3_API_KEY=mock-key "${pin_client[@]}" "$bin" apply - --format csv --base-url "$url" --rate 0 \
-            --max-attempts 1 --connections "$connections" --pipeline "$depth" --budget "$budget" \
-            --results "$work/results.ndjson" < "$work/rows.csv" 2> "$work/apply.err" || true
-        rate=$(grep -o 'requests in [0-9.]* s ([0-9.]*/s)' "$work/apply.err" | grep -o '([0-9.]*' | tr -d '(')
-        rss=$(grep -o 'peak memory [0-9.]*' "$work/apply.err" | grep -o '[0-9.]*$')
-        results+=("$rate $rss")
+        # wall, user and system seconds and peak RSS of the client, measured from outside it
+        LINQ_API_V3_API_KEY=mock-key /usr/bin/time -f '%e %U %S %M' -o "$work/time" "${pin_client[@]}" "$bin" apply - \
+            --format csv --base-url "$url" --rate 0 --max-attempts 1 --connections "$connections" \
+            --pipeline "$depth" --budget "$budget" --quiet --results "$work/results.ndjson" \
+            < "$work/rows.csv" 2> "$work/apply.err" || true
+        read -r wall user sys rss_kib < <(tail -1 "$work/time")
+        results+=("$(awk -v n="$rows" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss_kib" \
+            'BEGIN { printf "%.0f %.1f %.1f", n / w, (u + s) * 1e6 / n, r / 1024 }')")
     done
     median=$(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(((reps + 1) / 2))p")
-    printf '%-8s %-8s %-12s %10s %14s\n' "$rows" "$depth" "$connections" ${median}
+    printf '%-8s %-8s %-12s %10s %16s %14s\n' "$rows" "$depth" "$connections" ${median}
 done

@@ -85,7 +85,7 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
     cmd->add_flag("--allow-insecure-http", args.allow_insecure_http,
                   "Allow an http:// base URL to a host other than this machine (the key travels in clear)")
         ->group(send);
-    cmd->add_option("--budget", args.budget,
+    cmd->add_option("--budget,--number-budget", args.budget,
                     "Per-number call budget to pace to, CALLS/WINDOW like the API's 3/10m; off to disable")
         ->capture_default_str()->group(send);
     cmd->add_flag("--resume", args.resume,
@@ -208,7 +208,6 @@ ApplyOptions send_options(const ApplyArgs& args) {
     o.insecure = args.insecure;
     o.allow_insecure_http = args.allow_insecure_http;
     o.grace = seconds_to_duration(args.grace_s);
-    o.peek_unread_line = args.input != "-";
     if (args.resume && (args.results.empty() || args.results == "-"))
         throw std::invalid_argument("--resume needs --results FILE: the file of the run to continue");
     return o;

@@ -12,9 +12,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <openssl/err.h>
@@ -52,6 +52,61 @@ struct Pending {
     TimePoint sent_at{};
 };
 
+// The parts of an answer the engine reads, in buffers a connection keeps from one answer to the
+// next (Beast's http::parser allocates a node per header field and a fresh body per message).
+struct Answer {
+    int status = 0;
+    std::string retry_after, retry_after_ms, should_retry, location;
+    std::string body;
+
+    void clear() {
+        status = 0;
+        retry_after.clear();
+        retry_after_ms.clear();
+        should_retry.clear();
+        location.clear();
+        body.clear();
+    }
+};
+
+// Fills an Answer; every other header is looked at once and dropped.
+class AnswerParser final : public http::basic_parser<false> {
+public:
+    explicit AnswerParser(Answer& out) : out_(out) {
+        out_.clear();
+        body_limit(max_response_body);
+        header_limit(64 * 1024);
+    }
+
+private:
+    using sv = beast::string_view;
+    void on_request_impl(http::verb, sv, sv, int, error_code&) override {}
+    void on_response_impl(int code, sv, int, error_code&) override { out_.status = code; }
+    void on_field_impl(http::field name, sv name_string, sv value, error_code&) override {
+        if (name == http::field::retry_after) out_.retry_after.assign(value.data(), value.size());
+        else if (name == http::field::location) out_.location.assign(value.data(), value.size());
+        else if (name != http::field::unknown) return;
+        else if (beast::iequals(name_string, "retry-after-ms")) out_.retry_after_ms.assign(value.data(), value.size());
+        else if (beast::iequals(name_string, "x-should-retry")) out_.should_retry.assign(value.data(), value.size());
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(boost::optional<std::uint64_t> const& length, error_code&) override {
+        if (length) out_.body.reserve(static_cast<std::size_t>(*length) + 64);  // + simdjson's padding
+    }
+    std::size_t on_body_impl(sv body, error_code&) override {
+        out_.body.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, sv, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, sv body, error_code&) override {
+        out_.body.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_finish_impl(error_code&) override {}
+
+    Answer& out_;
+};
+
 // Why a connection ended, set by whichever coroutine noticed first.
 struct Failure {
     TransportError kind = TransportError::none;
@@ -79,6 +134,8 @@ struct Connection {
     bool closing = false;       // the server announced Connection: close
     Failure failure;
     ResponseParser parser;
+    Answer answer;              // the answer being read
+    bool listed = false;        // in the pool's with_room list
 
     tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
     bool has_stream() const { return tls || tcp; }
@@ -105,12 +162,31 @@ struct PoolState {
     tcp::resolver::results_type endpoints;
     bool resolved = false;
     std::vector<std::unique_ptr<Connection>> conns;
+    // Connections that can take one more request, in turn: submit takes the front and puts it at
+    // the back while it still has room, so work spreads evenly in O(1) per request.
+    std::deque<Connection*> with_room;
     PoolStats stats;
     std::size_t in_flight = 0;
     bool stopped = false;
+    // The newest TLS session the server gave us (one reference held): later connections resume it
+    // and skip the certificate exchange and its verification.
+    SSL_SESSION* tls_session = nullptr;
+
+    ~PoolState() {
+        if (tls_session) SSL_SESSION_free(tls_session);
+    }
 
     void log(const std::string& line) const {
         if (opt.log) opt.log(line);
+    }
+
+    bool has_room(const Connection* c) const { return c->queue.size() < static_cast<std::size_t>(opt.pipeline); }
+
+    // Call whenever a connection's queue shrank.
+    void note_room(Connection* c) {
+        if (c->listed || !has_room(c)) return;
+        c->listed = true;
+        with_room.push_back(c);
     }
 
     void complete(Exchange&& ex) {
@@ -177,6 +253,7 @@ net::awaitable<Failure> open_connection(Pool pool, Connection* c) {
             if (is_ip_literal(ep.host)) X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str());
             else SSL_set1_host(ssl_handle, ep.host.c_str());
         }
+        if (pool->tls_session) SSL_set_session(ssl_handle, pool->tls_session);
         low.expires_after(pool->opt.connect_timeout);
         auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, token);
         if (hec) {
@@ -194,6 +271,7 @@ net::awaitable<Failure> open_connection(Pool pool, Connection* c) {
             }
             co_return f;
         }
+        if (SSL_session_reused(ssl_handle)) ++pool->stats.tls_resumed;
     }
     low.expires_never();
     co_return Failure{};
@@ -208,7 +286,7 @@ net::awaitable<error_code> write_bytes(Connection* c) {
     co_return ec;
 }
 
-net::awaitable<error_code> read_message(Connection* c, http::response_parser<http::string_body>& parser) {
+net::awaitable<error_code> read_message(Connection* c, AnswerParser& parser) {
     if (c->tls) {
         auto [ec, n] = co_await http::async_read(*c->tls, c->buffer, parser, token);
         co_return ec;
@@ -224,7 +302,6 @@ net::awaitable<void> write_loop(Pool pool, Connection* c) {
             co_await wait_for_wake(c);
             continue;
         }
-        const bool was_idle = c->written == 0;
         const TimePoint now = Clock::now();
         c->out.clear();
         for (std::size_t i = c->written; i < c->queue.size(); ++i) {
@@ -237,22 +314,22 @@ net::awaitable<void> write_loop(Pool pool, Connection* c) {
         }
         c->written = c->queue.size();
         pool->stats.max_in_flight = std::max(pool->stats.max_in_flight, static_cast<int>(c->written));
-        if (was_idle) c->watchdog.cancel();  // the front request now has a deadline
         const error_code ec = co_await write_bytes(c);
         if (c->broken) break;
         if (ec) pool->fail(c, TransportError::write, "sending the request failed: " + ec.message(), false);
     }
 }
 
-Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_body>& msg) {
+Exchange answer_exchange(Connection* c, Pending& p) {
+    Answer& a = c->answer;
     Exchange ex;
     ex.id = p.id;
-    ex.status = static_cast<int>(msg.result_int());
-    ex.retry_after = std::string(msg[http::field::retry_after]);
-    ex.retry_after_ms = std::string(msg["retry-after-ms"]);
-    ex.should_retry = std::string(msg["x-should-retry"]);
-    ex.location = std::string(msg[http::field::location]);
-    ex.api = c->parser.parse(msg.body());
+    ex.status = a.status;
+    ex.retry_after = a.retry_after;
+    ex.retry_after_ms = a.retry_after_ms;
+    ex.should_retry = a.should_retry;
+    ex.location = a.location;
+    ex.api = c->parser.parse(a.body);
     ex.reused = p.reused;
     ex.sent_at = p.sent_at;
     ex.latency = Clock::now() - p.sent_at;
@@ -262,9 +339,7 @@ Exchange answer_exchange(Connection* c, Pending& p, http::response<http::string_
 // Reads answers in order and hands each to the pool's completion.
 net::awaitable<void> read_loop(Pool pool, Connection* c) {
     while (!c->broken) {
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(max_response_body);
-        parser.header_limit(64 * 1024);
+        AnswerParser parser(c->answer);
         const error_code ec = co_await read_message(c, parser);
         if (c->broken) break;
         if (ec) {
@@ -297,35 +372,37 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
         Pending p = std::move(c->queue.front());
         c->queue.pop_front();
         --c->written;
+        pool->note_room(c);
         ++c->answered;
         ++pool->stats.answers;
-        auto& msg = parser.get();
-        if (!msg.keep_alive()) c->closing = true;
-        Exchange ex = answer_exchange(c, p, msg);
+        if (!parser.keep_alive()) c->closing = true;
+        Exchange ex = answer_exchange(c, p);
         pool->complete(std::move(ex));  // may queue more work on this connection
         if (c->closing) {
             ++pool->stats.closes_by_server;
             pool->fail(c, TransportError::read, "the server closed the connection (Connection: close)", false);
             break;
         }
-        c->watchdog.cancel();  // a new front request: re-arm its deadline
     }
 }
 
-// Drops the connection when the front request has waited longer than the attempt timeout.
+// Drops the connection when the front request has waited longer than the attempt timeout. It is
+// never re-armed per request (that would cost a timer wake per answer): every request is sent after
+// the watchdog last looked, so its deadline is never earlier than the one being waited for. Idle,
+// it looks again one timeout later.
 net::awaitable<void> watch_loop(Pool pool, Connection* c) {
+    const Duration timeout = pool->opt.attempt_timeout;
     while (!c->broken) {
-        const TimePoint deadline = c->written ? c->queue.front().sent_at + pool->opt.attempt_timeout : TimePoint::max();
-        c->watchdog.expires_at(deadline);
-        auto [ec] = co_await c->watchdog.async_wait(token);
-        (void)ec;  // cancelled: the front request changed, look again
-        if (c->broken) break;
-        if (c->written && Clock::now() >= c->queue.front().sent_at + pool->opt.attempt_timeout) {
+        const TimePoint now = Clock::now();
+        if (c->written && now >= c->queue.front().sent_at + timeout) {
             ++pool->stats.timeouts;
             // counted as started: the server may be working on it, so it is never resent for free
-            pool->fail(c, TransportError::timeout,
-                       "no answer within " + seconds_text(pool->opt.attempt_timeout), true);
+            pool->fail(c, TransportError::timeout, "no answer within " + seconds_text(timeout), true);
+            break;
         }
+        c->watchdog.expires_at(c->written ? c->queue.front().sent_at + timeout : now + timeout);
+        auto [ec] = co_await c->watchdog.async_wait(token);
+        (void)ec;  // cancelled: the connection is closing
     }
 }
 
@@ -336,6 +413,7 @@ void settle(PoolState& pool, Connection* c) {
                               std::make_move_iterator(c->queue.begin() + static_cast<std::ptrdiff_t>(c->written)));
     c->queue.erase(c->queue.begin(), c->queue.begin() + static_cast<std::ptrdiff_t>(c->written));
     c->written = 0;
+    pool.note_room(c);
     const TimePoint now = Clock::now();
     for (std::size_t i = 0; i < lost.size(); ++i) {
         Exchange ex;
@@ -360,6 +438,7 @@ void fail_queued(PoolState& pool, Connection* c, const Failure& f) {
     std::deque<Pending> queued;
     queued.swap(c->queue);
     c->written = 0;
+    pool.note_room(c);
     for (auto& p : queued) {
         Exchange ex;
         ex.id = p.id;
@@ -418,6 +497,21 @@ ConnectionPool::ConnectionPool(boost::asio::io_context& io, PoolOptions options,
     opt.pipeline = std::max(1, opt.pipeline);
     if (opt.endpoint.tls) {
         auto& ctx = impl_->ssl_ctx.emplace(ssl::context::tls_client);
+        // Keep the server's newest session (TLS 1.3 sends it after the handshake) for resumption.
+        SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        // (Asio keeps its verify callback in the context's app data: the pool gets a slot of its own.)
+        static const int pool_slot = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+        SSL_CTX_set_ex_data(ctx.native_handle(), pool_slot, static_cast<PoolState*>(impl_.get()));
+        SSL_CTX_sess_set_new_cb(ctx.native_handle(), [](SSL* ssl, SSL_SESSION* session) -> int {
+            auto* pool = static_cast<PoolState*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pool_slot));
+            // A copy: OpenSSL marks the connection's own session not resumable when that connection
+            // ends without a TLS close_notify, which servers closing idle connections often do.
+            if (SSL_SESSION* copy = SSL_SESSION_dup(session)) {
+                if (pool->tls_session) SSL_SESSION_free(pool->tls_session);
+                pool->tls_session = copy;
+            }
+            return 0;  // the original stays OpenSSL's
+        });
         ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
         if (opt.insecure) {
@@ -437,6 +531,7 @@ ConnectionPool::ConnectionPool(boost::asio::io_context& io, PoolOptions options,
     }
     for (int i = 0; i < opt.connections; ++i) {
         impl_->conns.push_back(std::make_unique<Connection>(io.get_executor(), i));
+        impl_->note_room(impl_->conns.back().get());
         net::co_spawn(io, run_connection(impl_, impl_->conns.back().get()), [](std::exception_ptr e) {
             if (e) std::rethrow_exception(e);
         });
@@ -452,19 +547,19 @@ bool ConnectionPool::has_capacity() const noexcept {
 }
 
 void ConnectionPool::submit(std::uint64_t id, std::string request) {
-    const auto depth = static_cast<std::size_t>(impl_->opt.pipeline);
-    Connection* best = nullptr;
-    auto rank = [](const Connection* c) { return c->state == Connection::State::ready ? 0 : c->state == Connection::State::connecting ? 1 : 2; };
-    for (const auto& c : impl_->conns) {
-        if (c->queue.size() >= depth) continue;
-        if (!best || c->queue.size() < best->queue.size() ||
-            (c->queue.size() == best->queue.size() && rank(c.get()) < rank(best)))
-            best = c.get();
+    auto& pool = *impl_;
+    Connection* c = nullptr;
+    while (!pool.with_room.empty() && !c) {
+        c = pool.with_room.front();
+        pool.with_room.pop_front();
+        c->listed = false;
+        if (!pool.has_room(c)) c = nullptr;
     }
-    if (!best) throw std::logic_error("ConnectionPool::submit without capacity");
-    best->queue.push_back(Pending{id, std::move(request), false, {}});
-    ++impl_->in_flight;
-    best->wake.cancel();
+    if (!c) throw std::logic_error("ConnectionPool::submit without capacity");
+    c->queue.push_back(Pending{id, std::move(request), false, {}});
+    ++pool.in_flight;
+    pool.note_room(c);
+    c->wake.cancel();
 }
 
 std::size_t ConnectionPool::in_flight() const noexcept { return impl_->in_flight; }
@@ -479,6 +574,7 @@ void ConnectionPool::shutdown() {
         c->queue.clear();
         c->written = 0;
     }
+    impl_->with_room.clear();
     impl_->in_flight = 0;
 }
 

@@ -6,6 +6,7 @@
 #include "cardsync/response_parser.hpp"
 #include "cardsync/results_writer.hpp"
 #include "cardsync/retry_after.hpp"
+#include "cardsync/row_prefetcher.hpp"
 #include "cardsync/row_reader.hpp"
 #include "cardsync/run_summary.hpp"
 #include "cardsync/stop_signal.hpp"
@@ -137,7 +138,7 @@ public:
           adaptive_(opt.rate),
           budget_(opt.budget),
           meter_(start_),
-          dispatch_wake_(io_.get_executor()),
+          token_timer_(io_.get_executor()),
           retry_wake_(io_.get_executor()),
           flush_timer_(io_.get_executor()),
           progress_timer_(io_.get_executor()),
@@ -174,11 +175,12 @@ public:
             signals_.add(SIGTERM);
             net::co_spawn(io_, signal_loop(this), rethrow);
         }
-        net::co_spawn(io_, dispatch_loop(this), rethrow);
+        net::co_spawn(io_, token_loop(this), rethrow);
         net::co_spawn(io_, retry_loop(this), rethrow);
         net::co_spawn(io_, flush_loop(this), rethrow);
         if (opt_.progress && opt_.progress_interval > Duration::zero()) net::co_spawn(io_, progress_loop(this), rethrow);
         report_.target_rate = opt_.rate;
+        prefetch_.start([this] { net::post(io_, [this] { admit_more(); }); });
         net::post(io_, [this] { admit_more(); });
         try {
             io_.run();
@@ -224,35 +226,12 @@ private:
         (void)ec;  // cancelled = notified
     }
 
-    // Hands ready jobs to the pool: per-number budget, then a token from the shared bucket.
-    static net::awaitable<void> dispatch_loop(Engine* e) {
+    // Waits for the bucket's next token when pump() found none, then pumps again.
+    static net::awaitable<void> token_loop(Engine* e) {
         while (!e->finished_ && !e->no_new_sends_) {
-            if (e->ready_.empty() || !e->pool_->has_capacity()) {
-                co_await wait_on(e->dispatch_wake_, TimePoint::max());
-                continue;
-            }
-            const std::uint64_t id = e->ready_.front();
-            auto it = e->jobs_.find(id);
-            if (it == e->jobs_.end()) {
-                e->ready_.pop_front();
-                continue;
-            }
-            Job& job = it->second;
-            TimePoint now = Clock::now();
-            const TimePoint allowed = e->budget_.when_allowed(job.work.number, now);
-            if (allowed > now) {  // the number's budget is spent: wait aside, let others go
-                e->ready_.pop_front();
-                e->schedule(job, allowed);
-                continue;
-            }
-            e->bucket_.set_rate(e->adaptive_.rate(now), now);
-            if (!e->bucket_.try_take(now)) {
-                co_await wait_on(e->dispatch_wake_, now + e->bucket_.time_until(now));
-                continue;
-            }
-            e->ready_.pop_front();
-            e->send(job, now);
-            e->admit_more();
+            co_await wait_on(e->token_timer_, e->token_due_);
+            e->token_due_ = TimePoint::max();
+            e->pump();
         }
     }
 
@@ -274,7 +253,7 @@ private:
             if (it == e->jobs_.end() || e->no_new_sends_) continue;
             it->second.due = due;
             e->ready_.push_back(id);
-            e->dispatch_wake_.cancel();
+            e->pump();
         }
     }
 
@@ -311,7 +290,7 @@ private:
         s.rows_read = report_.rows_read;
         s.rows_done = report_.records();
         if (report_.input_exhausted) s.rows_total = report_.rows_read;
-        s.bytes_read = reader_.bytes_read();
+        s.bytes_read = prefetch_.bytes_read();  // the reader runs on its own thread: not reader_ here
         s.updated = report_.count(Outcome::updated);
         s.skipped = report_.count(Outcome::skipped);
         s.rejected = report_.count(Outcome::rejected);
@@ -343,8 +322,11 @@ private:
     void admit_more() {
         if (reading_stopped_ || finished_) return;
         InputRow row;
+        admitting_ = true;
         while (ready_.size() + pool_->in_flight() < target_active_ && lanes_.rows() < opt_.max_admitted) {
-            if (!reader_.next(row)) {
+            const auto next = prefetch_.try_next(row);
+            if (next == RowPrefetcher::Next::empty) break;  // the prefetcher posts rows_ready()
+            if (next == RowPrefetcher::Next::end) {
                 reading_stopped_ = true;
                 report_.input_exhausted = true;
                 break;
@@ -353,6 +335,8 @@ private:
             report_.last_line_read = row.line;
             admit(row);
         }
+        admitting_ = false;
+        pump();
         maybe_finish();
     }
 
@@ -396,7 +380,7 @@ private:
             return;
         }
         ready_.push_back(id);
-        dispatch_wake_.cancel();
+        if (!admitting_) pump();  // admit_more pumps once it has read its rows
     }
 
     // --- sending and answers --------------------------------------------------------------------
@@ -417,6 +401,43 @@ private:
         ++report_.requests;
         meter_.add(now);
         pool_->submit(job.id, job.request);
+    }
+
+    // Hands ready jobs to the pool while it has room: per-number budget, then a token from the
+    // shared bucket. Called directly wherever work or room appears: a coroutine wake per request
+    // cost more than the rest of the dispatch. Only a wait for a token goes through a timer.
+    void pump() {
+        if (pumping_) return;  // sending admits rows, which may call back here
+        pumping_ = true;
+        while (!finished_ && !no_new_sends_ && !ready_.empty() && pool_->has_capacity()) {
+            const std::uint64_t id = ready_.front();
+            auto it = jobs_.find(id);
+            if (it == jobs_.end()) {
+                ready_.pop_front();
+                continue;
+            }
+            Job& job = it->second;
+            const TimePoint now = Clock::now();
+            const TimePoint allowed = budget_.when_allowed(job.work.number, now);
+            if (allowed > now) {  // the number's budget is spent: wait aside, let others go
+                ready_.pop_front();
+                schedule(job, allowed);
+                continue;
+            }
+            bucket_.set_rate(adaptive_.rate(now), now);
+            if (!bucket_.try_take(now)) {
+                const TimePoint due = now + bucket_.time_until(now);
+                if (due < token_due_) {
+                    token_due_ = due;
+                    token_timer_.cancel();
+                }
+                break;
+            }
+            ready_.pop_front();
+            send(job, now);
+            admit_more();
+        }
+        pumping_ = false;
     }
 
     // Puts a job aside until `due` (a retry, or its number's budget).
@@ -461,7 +482,7 @@ private:
                 opt_.attempt(ev);
             }
             ready_.push_front(job.id);
-            dispatch_wake_.cancel();
+            pump();
             return;
         }
 
@@ -566,7 +587,7 @@ private:
                 break;
             }
         }
-        dispatch_wake_.cancel();
+        pump();
         admit_more();
     }
 
@@ -678,7 +699,7 @@ private:
             finish(job, Outcome::failed, msg);
         }
         ready_.clear();
-        dispatch_wake_.cancel();
+        token_timer_.cancel();
         retry_wake_.cancel();
         maybe_finish();
     }
@@ -697,11 +718,12 @@ private:
     void stop_reading() {
         if (reading_stopped_) return;
         reading_stopped_ = true;
-        if (opt_.peek_unread_line) {
-            InputRow row;
-            if (reader_.next(row)) report_.first_line_not_reached = row.line;
-            else report_.input_exhausted = true;
-        }
+        // the next row, if already read ahead, names the first line not reached (never waits)
+        InputRow row;
+        const auto next = prefetch_.try_next(row);
+        if (next == RowPrefetcher::Next::row) report_.first_line_not_reached = row.line;
+        else if (next == RowPrefetcher::Next::end) report_.input_exhausted = true;
+        prefetch_.stop();
     }
 
     void maybe_finish() {
@@ -709,7 +731,7 @@ private:
         finished_ = true;
         results_.flush();
         pool_->shutdown();
-        dispatch_wake_.cancel();
+        token_timer_.cancel();
         retry_wake_.cancel();
         flush_timer_.cancel();
         progress_timer_.cancel();
@@ -732,8 +754,13 @@ private:
     NumberBudget budget_;
     Lanes lanes_;
     SendMeter meter_;
-    net::io_context io_{1};
-    timer dispatch_wake_, retry_wake_, flush_timer_, progress_timer_, grace_timer_;
+    // One thread runs it; other threads only post (StopSignal), which the scheduler still locks.
+    net::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+    RowPrefetcher prefetch_{reader_};  // after io_: stopped (no more posts) before io_ goes
+    timer token_timer_, retry_wake_, flush_timer_, progress_timer_, grace_timer_;
+    TimePoint token_due_ = TimePoint::max();  ///< when token_loop wakes to pump again
+    bool pumping_ = false;
+    bool admitting_ = false;
     net::signal_set signals_;
     std::optional<ConnectionPool> pool_;
 

@@ -392,12 +392,12 @@ asio::awaitable<void> write_answers(std::shared_ptr<Connection<Stream>> c) {
             c->spare.push_back(std::move(p.bytes));
             c->pending.pop_front();
         }
+        // Done once handed to the socket: counted after the write completes, a client that read the
+        // answer could already have sent its next request, and in_flight would overcount it.
+        traffic.answers_done(answered);
         if (!c->out.empty()) {
             auto [ec, n] = co_await asio::async_write(c->stream, asio::buffer(c->out), nothrow);
-            traffic.answers_done(answered);
             if (ec) break;
-        } else {
-            traffic.answers_done(answered);
         }
         if (c->pending.size() < pending_limit) c->reader_wakeup.notify();
         if (finish) {

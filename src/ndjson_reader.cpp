@@ -250,6 +250,8 @@ unsigned NdjsonReader::Impl::parse_line(std::string_view text, InputRow& row) {
     return given;
 }
 
+void NdjsonReader::interrupt() noexcept { impl_->source->interrupt(); }
+
 NdjsonReader::NdjsonReader(std::unique_ptr<ByteSource> source) : impl_(std::make_unique<Impl>(std::move(source))) {}
 
 NdjsonReader::~NdjsonReader() = default;

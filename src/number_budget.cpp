@@ -1,5 +1,7 @@
+#include "cardsync/key_hash.hpp"
 #include "cardsync/number_budget.hpp"
 
+#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -59,15 +61,12 @@ std::string to_string(const BudgetSpec& spec) {
 
 struct NumberBudget::Impl {
     struct Entry {
-        std::vector<TimePoint> calls;   ///< the last spec.calls call times, oldest first
+        // the last spec.calls call times, oldest first; inline for the API's 3 (no allocation per number)
+        boost::container::small_vector<TimePoint, 3> calls;
         TimePoint blocked_until{};      ///< the server's wait
         std::size_t pending = 0;        ///< expiry-queue entries naming this number
     };
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
+    using Map = std::unordered_map<std::string, Entry, ShortKeyHash, std::equal_to<>>;
     // Map nodes never move, so the queue may point at them; a node is erased when its last
     // queue entry leaves, which is when its window and wait have passed.
     struct Expiry {
@@ -114,6 +113,7 @@ TimePoint NumberBudget::when_allowed(std::string_view number, TimePoint now) con
 void NumberBudget::record_call(std::string_view number, TimePoint now) {
     expire(now);
     if (!impl_->spec.enabled()) return;
+    if (impl_->numbers.size() >= max_tracked_) evict_oldest();
     auto& n = impl_->node(number);
     auto& calls = n.second.calls;
     calls.insert(std::upper_bound(calls.begin(), calls.end(), now), now);  // in order even if `now` is stale
@@ -126,6 +126,23 @@ void NumberBudget::note_server_wait(std::string_view number, TimePoint until) {
     if (until <= n.second.blocked_until) return;
     n.second.blocked_until = until;
     impl_->schedule(n, until);
+}
+
+// Drops expiry entries from the earliest on until one number is forgotten. A number forgotten
+// early may be called again beyond its budget; the server then answers 429 with its wait, which
+// is honoured. Dropping an entry of a number with others pending frees nothing yet, but the
+// number goes when its last entry does, so memory never outgrows the cap.
+void NumberBudget::evict_oldest() {
+    auto& q = impl_->expiries;
+    while (!q.empty()) {
+        Impl::Map::value_type* n = q.top().node;
+        q.pop();
+        if (--n->second.pending == 0) {
+            impl_->numbers.erase(impl_->numbers.find(n->first));
+            ++evicted_;
+            return;
+        }
+    }
 }
 
 std::size_t NumberBudget::expire(TimePoint now) {

@@ -75,6 +75,7 @@ TEST(ApplyCommand, SendingOptionsThatCannotWorkAreUsageErrors) {
         {{"--base-url", "ftp://x/"}, {"LINQ_API_V3_API_KEY=k"}, "scheme"},
         {{"--base-url", url, "--resume"}, {"LINQ_API_V3_API_KEY=k"}, "--resume needs --results"},
         {{"--base-url", url, "--budget", "lots"}, {"LINQ_API_V3_API_KEY=k"}, "--budget"},
+        {{"--base-url", url, "--number-budget", "3/0m"}, {"LINQ_API_V3_API_KEY=k"}, "--budget"},
         {{"--base-url", url, "--connections", "0"}, {"LINQ_API_V3_API_KEY=k"}, "connections"},
         {{"--base-url", url}, {"LINQ_API_V3_API_KEY=two words"}, "blank"},
     };

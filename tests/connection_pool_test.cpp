@@ -2,6 +2,11 @@
 // server reuses, closes, stalls, truncates or garbles, and how pipelined requests are matched.
 #include "cardsync/connection_pool.hpp"
 
+#include "cardsync/api_endpoint.hpp"
+#include "cardsync/mock_server.hpp"
+#include "cardsync/request_codec.hpp"
+#include "support/temp_dir.hpp"
+
 #include <boost/asio/io_context.hpp>
 
 #include <gtest/gtest.h>
@@ -347,3 +352,41 @@ TEST(ConnectionPool, UnreadableCaFileIsRefusedUpFront) {
 }
 
 }  // namespace
+
+TEST(ConnectionPool, TlsSessionsAreResumedWhenConnectionsAreReopened) {
+    // The simulator closes the connection after every answer: each request needs a new TLS
+    // connection, and all but the first should resume the session the server handed out.
+    cardsync::test::TempDir dir;
+    cardsync::MockOptions m;
+    m.tls = true;
+    m.write_cert_to = dir.file("cert.pem");
+    m.every_number_has_card = true;
+    m.budget_calls = 0;
+    m.close_every = 1;
+    cardsync::MockServer server(m);
+
+    cardsync::PoolOptions o;
+    o.endpoint = cardsync::parse_api_endpoint(server.api_url(), false);
+    o.connections = 1;
+    o.cacert = dir.file("cert.pem");
+    boost::asio::io_context io;
+    std::vector<Exchange> got;
+    ConnectionPool pool(io, o, [&](Exchange&& ex) { got.push_back(std::move(ex)); });
+    const cardsync::RequestTemplate tmpl{o.endpoint.host_header, o.endpoint.base_path, "mock-key"};
+    for (std::uint64_t i = 1; i <= 6; ++i) {
+        std::string req;
+        cardsync::ContactUpdate u;
+        u.phone_number = "+1555000000" + std::to_string(i);
+        u.fields.first_name = "Ann";
+        cardsync::append_patch_request(req, tmpl, u);
+        pool.submit(i, req);
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (got.size() < i && std::chrono::steady_clock::now() < give_up) io.run_one_for(50ms);
+        ASSERT_EQ(got.size(), i);
+        EXPECT_EQ(got.back().status, 200) << got.back().error_detail;
+    }
+    EXPECT_EQ(pool.stats().connects, 6u);
+    EXPECT_GE(pool.stats().tls_resumed, 4u) << "the second connection may start before the first session arrived";
+    pool.shutdown();
+    io.run_for(100ms);
+}

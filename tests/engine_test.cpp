@@ -539,6 +539,45 @@ TEST(Engine, StopRequestLetsInFlightRequestsFinishAndRecordsEveryRowRead) {
     }
 }
 
+TEST(Engine, AStalledInputPipeHoldsUpNeitherAnswersNorAStop) {
+    // A producer that wrote 5 rows and then hangs with its end of the pipe open (a stuck upstream
+    // job): the 5 rows are sent and recorded, and a stop ends the run at once.
+    MockServer server(mock_options());
+    auto o = options_for(server);
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const std::string csv = distinct_rows(5);
+    ASSERT_EQ(::write(fds[1], csv.data(), csv.size()), static_cast<ssize_t>(csv.size()));
+    TempDir dir;
+    const auto path = dir.file("results.ndjson");
+    cardsync::StopSignal stop;
+    ApplyReport report;
+    const auto started = std::chrono::steady_clock::now();
+    {
+        auto reader = cardsync::make_row_reader(cardsync::InputFormat::csv,
+                                                cardsync::open_byte_source("/dev/fd/" + std::to_string(fds[0])));
+        cardsync::ResultsWriter writer(path, cardsync::ResultsFormat::ndjson);
+        std::thread stopper([&] {
+            while (server.stats().writes_applied < 5 && std::chrono::steady_clock::now() - started < 10s)
+                std::this_thread::sleep_for(5ms);
+            std::this_thread::sleep_for(100ms);  // the records are written after the answers
+            stop.request_stop();
+        });
+        report = cardsync::run_apply(o, *reader, writer, stop);
+        stopper.join();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    const auto records = read_records(path);
+    EXPECT_TRUE(report.interrupted);
+    EXPECT_FALSE(report.input_exhausted);
+    EXPECT_EQ(report.rows_read, 5u);
+    EXPECT_EQ(count(records, Outcome::updated), 5u);
+    EXPECT_EQ(server.stats().requests, 5u);
+    EXPECT_NE(report.summary().find("rows after line 6 were never read"), std::string::npos) << report.summary();
+}
+
 TEST(Engine, GracePeriodCutsOffSlowAnswers) {
     auto m = mock_options();
     m.latency_ms = 3000;

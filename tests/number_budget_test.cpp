@@ -122,3 +122,29 @@ TEST(NumberBudget, StaleCallsKeepTheWindowOrdered) {
     budget.record_call("+1", t0 + 120s);
     EXPECT_EQ(budget.when_allowed("+1", t0 + 121s), t0 + 150s);
 }
+
+TEST(NumberBudget, CapForgetsTheEarliestToExpireFirst) {
+    // A fast run: every number within one window. The cap holds; the newest numbers stay exact.
+    NumberBudget budget(BudgetSpec{1, 10min});
+    budget.set_max_tracked(1'000);
+    for (int i = 0; i < 5'000; ++i) budget.record_call("+1" + std::to_string(2'000'000'000 + i), t0 + i * 1ms);
+    EXPECT_EQ(budget.tracked(), 1'000u);
+    EXPECT_EQ(budget.evicted(), 4'000u);
+    const TimePoint later = t0 + 6s;
+    EXPECT_EQ(budget.when_allowed("+12000000000", later), later);             // forgotten: allowed (the server decides)
+    EXPECT_EQ(budget.when_allowed("+12000004999", later), t0 + 4999ms + 10min);  // still paced
+}
+
+TEST(NumberBudget, CapNeverForgetsANumberWithACallStillPendingElsewhere) {
+    // Two calls of one number at the front of the queue: dropping its first entry must not free it.
+    NumberBudget budget(BudgetSpec{2, 10min});
+    budget.set_max_tracked(2);
+    budget.record_call("+15550000001", t0);
+    budget.record_call("+15550000001", t0 + 1ms);
+    budget.record_call("+15550000002", t0 + 2ms);
+    budget.record_call("+15550000003", t0 + 3ms);  // over the cap: +15550000001 goes (both its entries)
+    EXPECT_EQ(budget.tracked(), 2u);
+    EXPECT_EQ(budget.evicted(), 1u);
+    EXPECT_EQ(budget.when_allowed("+15550000001", t0 + 4ms), t0 + 4ms);
+    EXPECT_EQ(budget.expire(t0 + 1h), 2u);
+}

@@ -20,6 +20,9 @@ public:
     virtual std::uint64_t size_hint() const noexcept { return 0; }
     /// How messages name this input: the path, "stdin", or "input" for memory.
     virtual std::string_view name() const noexcept { return "input"; }
+    /// Makes a read that waits for data (a pipe, a terminal) return at once by throwing InputError,
+    /// now and from then on. Safe to call from another thread than the reading one.
+    virtual void interrupt() noexcept {}
 };
 
 /// Reads a file, or standard input when `path` is "-", with read(2) straight into the caller's buffer.

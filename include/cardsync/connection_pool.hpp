@@ -62,6 +62,7 @@ struct Exchange {
 struct PoolStats {
     std::uint64_t connects = 0;          ///< connections established
     std::uint64_t connect_failures = 0;  ///< TCP or TLS set-up failures
+    std::uint64_t tls_resumed = 0;       ///< TLS handshakes that resumed an earlier session
     std::uint64_t closes_by_server = 0;  ///< connections the server ended (close, reset, idle)
     std::uint64_t timeouts = 0;          ///< connections dropped after an attempt timed out
     std::uint64_t requests = 0;          ///< requests written

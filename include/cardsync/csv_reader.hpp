@@ -20,6 +20,7 @@ public:
     explicit CsvReader(std::unique_ptr<ByteSource> source);
     bool next(InputRow& row) override;
     std::uint64_t bytes_read() const noexcept override { return consumed_; }
+    void interrupt() noexcept override { source_->interrupt(); }
 
 private:
     enum class Found { record, last_record, too_long, unclosed_quote, end };

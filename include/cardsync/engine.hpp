@@ -6,8 +6,10 @@
 //     -> per-number budget -> token bucket (whole pool) -> connection pool -> retry policy
 //     -> { record | waiting queue (due time) -> ready queue }
 //
-// One thread, one io_context. Rows are pulled from the reader only as the pool takes work (at most
-// `max_admitted` rows read and unfinished), so memory stays flat whatever the input size. A row
+// One io_context thread. Rows are read ahead on a thread of their own (RowPrefetcher, a bounded
+// queue), so a stalled input pipe never blocks the network loop or Ctrl-C; they are taken only as
+// the pool takes work (at most `max_admitted` rows taken and unfinished), so memory stays flat
+// whatever the input size. A row
 // waiting for a retry or for its number's budget sits in a queue ordered by due time; it never
 // holds a connection or delays another number.
 //
@@ -69,8 +71,6 @@ struct ApplyOptions {
     std::unordered_map<std::uint64_t, std::string> already_updated;
     Duration grace = std::chrono::seconds(5);  ///< after SIGINT/SIGTERM: time left to in-flight requests
     bool handle_signals = true;           ///< catch SIGINT/SIGTERM during the run (the CLI); tests use StopSignal
-    bool peek_unread_line = true;         ///< on an early stop, read one more row to name the first line not
-                                          ///< reached (off for stdin, where that read could block)
     std::size_t max_admitted = 50'000;    ///< rows read and not yet recorded, at most (memory bound)
     Duration flush_interval = std::chrono::milliseconds(50);  ///< results written out at least this often
     int flood_min_answers = 50;           ///< the early stop on one permanent error looks after this many answers

@@ -19,7 +19,7 @@ struct MockStats {
     std::uint64_t connections_max = 0;                 ///< most open at once
     std::uint64_t connections_total = 0;               ///< accepted and served
     std::uint64_t connections_refused = 0;             ///< accepted then closed at once (max_connections)
-    std::uint64_t in_flight_current = 0;               ///< received, answer not yet written
+    std::uint64_t in_flight_current = 0;               ///< received, answer not yet handed to the socket
     std::uint64_t in_flight_max = 0;
 
     std::uint64_t writes_applied = 0;                  ///< POST/PATCH that changed the store (2xx)

@@ -19,6 +19,7 @@ public:
     ~NdjsonReader() override;
     bool next(InputRow& row) override;
     std::uint64_t bytes_read() const noexcept override { return consumed_; }
+    void interrupt() noexcept override;
 
 private:
     struct Impl;  // keeps simdjson out of this header

@@ -5,8 +5,11 @@
 //
 // Memory: for each number called within the last window the budget holds its last `calls` call
 // times, plus one expiry-queue entry per call and per server wait, until they pass. Numbers whose
-// window and wait have passed are forgotten by expire(), which record_call() also runs, so a run over millions of distinct numbers holds only those of the
-// last window (at most rate x window numbers).
+// window and wait have passed are forgotten by expire(), which record_call() also runs. A fast run
+// over millions of distinct numbers could still hold millions in one window, so at most
+// `max_tracked` numbers are kept (about 150 bytes each): beyond it the earliest to expire are
+// forgotten first (see evict_oldest), and a forgotten number that comes back too soon meets the
+// server's 429 and its Retry-After instead.
 
 #include "cardsync/clock.hpp"
 
@@ -36,6 +39,8 @@ std::string to_string(const BudgetSpec& spec);
 
 class NumberBudget {
 public:
+    static constexpr std::size_t default_max_tracked = 100'000;
+
     explicit NumberBudget(BudgetSpec spec = {});
     ~NumberBudget();
     NumberBudget(NumberBudget&&) noexcept;
@@ -58,12 +63,20 @@ public:
 
     /// Numbers currently remembered.
     std::size_t tracked() const noexcept;
+    /// Numbers forgotten before their window passed, to stay within max_tracked.
+    std::size_t evicted() const noexcept { return evicted_; }
+    /// Caps the numbers remembered (at least 1).
+    void set_max_tracked(std::size_t n) noexcept { max_tracked_ = n ? n : 1; }
 
     const BudgetSpec& spec() const noexcept;
 
 private:
+    void evict_oldest();
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
+    std::size_t max_tracked_ = default_max_tracked;
+    std::size_t evicted_ = 0;
 };
 
 }  // namespace cardsync

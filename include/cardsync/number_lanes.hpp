@@ -13,6 +13,7 @@
 // Memory: one entry per number with work in flight, holding at most one merged update and the
 // lines of the rows it carries; bounded by the rows the engine admits (rows()).
 
+#include "cardsync/key_hash.hpp"
 #include "cardsync/contact_update.hpp"
 
 #include <cstddef>
@@ -62,11 +63,7 @@ private:
         std::size_t in_flight_rows = 0;   ///< rows carried by the work in flight
         std::optional<LaneWork> queued;   ///< merged rows waiting
     };
-    struct Hash {  // lets complete() look up a string_view without a copy
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    std::unordered_map<std::string, Lane, Hash, std::equal_to<>> lanes_;
+    std::unordered_map<std::string, Lane, ShortKeyHash, std::equal_to<>> lanes_;
     std::size_t waiting_ = 0;
     std::size_t rows_ = 0;
 };

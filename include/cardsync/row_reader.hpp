@@ -26,6 +26,8 @@ public:
     virtual bool next(InputRow& row) = 0;
     /// Bytes consumed from the source so far (progress as a share of the input).
     virtual std::uint64_t bytes_read() const noexcept = 0;
+    /// Interrupts a read waiting on the source (ByteSource::interrupt); any thread may call it.
+    virtual void interrupt() noexcept {}
     /// One-time notes about the whole input (e.g. "ignoring unknown column 'x'"), to print once.
     const std::vector<std::string>& warnings() const noexcept { return warnings_; }
 

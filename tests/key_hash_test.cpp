@@ -1,0 +1,36 @@
+#include "cardsync/key_hash.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <unordered_set>
+
+using namespace cardsync;
+
+TEST(ShortKeyHash, EqualKeysHashEqualWhateverTheirStorage) {
+    const std::string a = "+15551234567";
+    const std::string_view b(a);
+    EXPECT_EQ(ShortKeyHash{}(a), ShortKeyHash{}(b));
+    EXPECT_EQ(short_key_hash(""), short_key_hash(std::string_view("x", 0)));
+}
+
+TEST(ShortKeyHash, EveryByteAndTheLengthCount) {
+    // Keys that differ in one byte anywhere (in the 8-byte words or in the tail), or only in length.
+    const std::string base = "+4915123456789";
+    std::unordered_set<std::uint64_t> seen{short_key_hash(base)};
+    for (std::size_t i = 0; i < base.size(); ++i) {
+        std::string k = base;
+        k[i] = static_cast<char>(k[i] ^ 1);
+        EXPECT_TRUE(seen.insert(short_key_hash(k)).second) << i;
+    }
+    EXPECT_TRUE(seen.insert(short_key_hash(base.substr(0, 13))).second);
+    EXPECT_NE(short_key_hash(std::string_view("\0", 1)), short_key_hash(std::string_view("\0\0", 2)));
+}
+
+TEST(ShortKeyHash, SequentialNumbersSpreadOverBuckets) {
+    // Generated inputs count up: 100,000 consecutive numbers must not pile into few low bits.
+    std::unordered_set<std::uint64_t> low_bits;
+    for (int i = 0; i < 100'000; ++i) low_bits.insert(short_key_hash("+1555" + std::to_string(1'000'000 + i)) & 0xFFFF);
+    // of 65,536 possible, a random function fills 65,536 x (1 - e^-1.53) = about 51,300 (sd ~110)
+    EXPECT_GT(low_bits.size(), 50'500u);
+}

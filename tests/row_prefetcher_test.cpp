@@ -1,0 +1,159 @@
+#include "cardsync/row_prefetcher.hpp"
+
+#include "cardsync/input_error.hpp"
+#include "cardsync/row_reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <unistd.h>
+
+using namespace cardsync;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Yields `rows` rows (line = 2, 3, ...), then throws when `fail` is set, else ends.
+class CountingReader final : public RowReader {
+public:
+    CountingReader(int rows, bool fail) : rows_(rows), fail_(fail) {}
+    bool next(InputRow& row) override {
+        if (produced_ == rows_) {
+            if (fail_) throw InputError("input:99: broken on purpose");
+            return false;
+        }
+        ++produced_;
+        row = InputRow{};
+        row.line = static_cast<std::uint64_t>(produced_ + 1);
+        row.phone_number = "+1555000" + std::to_string(produced_);
+        return true;
+    }
+    std::uint64_t bytes_read() const noexcept override { return static_cast<std::uint64_t>(produced_) * 10; }
+    std::atomic<int> produced_{0};
+
+private:
+    int rows_;
+    bool fail_;
+};
+
+// Waits for the prefetcher's on_ready.
+struct Ready {
+    std::mutex m;
+    std::condition_variable cv;
+    int calls = 0;
+    void signal() {
+        std::lock_guard lock(m);
+        ++calls;
+        cv.notify_all();
+    }
+    bool wait_for(int n, std::chrono::milliseconds limit = 5s) {
+        std::unique_lock lock(m);
+        return cv.wait_for(lock, limit, [&] { return calls >= n; });
+    }
+};
+
+// Takes every row, waiting on on_ready when the queue is empty; returns the lines seen.
+std::vector<std::uint64_t> drain(RowPrefetcher& p, Ready& ready) {
+    std::vector<std::uint64_t> lines;
+    InputRow row;
+    for (int waits = 0;;) {
+        const auto next = p.try_next(row);
+        if (next == RowPrefetcher::Next::end) return lines;
+        if (next == RowPrefetcher::Next::row) {
+            lines.push_back(row.line);
+            continue;
+        }
+        if (!ready.wait_for(++waits)) ADD_FAILURE() << "no on_ready after an empty queue";
+    }
+}
+
+}  // namespace
+
+TEST(RowPrefetcher, DeliversEveryRowInOrderThenTheEnd) {
+    CountingReader reader(10'000, false);
+    Ready ready;
+    RowPrefetcher p(reader, 64);
+    p.start([&] { ready.signal(); });
+    const auto lines = drain(p, ready);
+    ASSERT_EQ(lines.size(), 10'000u);
+    for (std::size_t i = 0; i < lines.size(); ++i) ASSERT_EQ(lines[i], i + 2);
+    EXPECT_EQ(p.bytes_read(), 100'000u);
+    InputRow row;
+    EXPECT_EQ(p.try_next(row), RowPrefetcher::Next::end);  // and stays at the end
+}
+
+TEST(RowPrefetcher, AnInputErrorComesAfterTheRowsBeforeIt) {
+    CountingReader reader(3, true);
+    Ready ready;
+    RowPrefetcher p(reader, 8);
+    p.start([&] { ready.signal(); });
+    InputRow row;
+    int rows = 0;
+    for (int waits = 0; rows < 3;) {
+        const auto next = p.try_next(row);
+        if (next == RowPrefetcher::Next::row) ++rows;
+        else ASSERT_TRUE(ready.wait_for(++waits));
+    }
+    // then the error, once the reader has met it
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    bool thrown = false;
+    while (!thrown && std::chrono::steady_clock::now() < deadline) {
+        try {
+            ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::empty) << "expected the reader's error, not more rows";
+            std::this_thread::sleep_for(1ms);
+        } catch (const InputError& e) {
+            EXPECT_NE(std::string(e.what()).find("input:99"), std::string::npos);
+            thrown = true;
+        }
+    }
+    EXPECT_TRUE(thrown);
+}
+
+TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacity) {
+    CountingReader reader(1'000'000, false);
+    RowPrefetcher p(reader, 100);
+    p.start([] {});
+    std::this_thread::sleep_for(100ms);
+    EXPECT_LE(reader.produced_.load(), 101);  // 100 queued, one more read and waiting for room
+    EXPECT_GE(reader.produced_.load(), 100);
+    InputRow row;
+    for (int i = 0; i < 49; ++i) ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(reader.produced_.load(), 101) << "it reads on only once half the queue is taken";
+    ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // 50 left: half
+    std::this_thread::sleep_for(100ms);
+    EXPECT_LE(reader.produced_.load(), 151);
+    EXPECT_GE(reader.produced_.load(), 150);
+}
+
+TEST(RowPrefetcher, AReadWaitingOnAPipeIsInterruptedByStop) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const std::string header = "phone_number,first_name\n";
+    ASSERT_EQ(::write(fds[1], header.data(), header.size()), static_cast<ssize_t>(header.size()));
+    auto reader = make_row_reader(InputFormat::csv, open_byte_source("/dev/fd/" + std::to_string(fds[0])));
+    Ready ready;
+    const auto started = std::chrono::steady_clock::now();
+    {
+        RowPrefetcher p(*reader, 16);
+        p.start([&] { ready.signal(); });
+        InputRow row;
+        EXPECT_EQ(p.try_next(row), RowPrefetcher::Next::empty);
+        const std::string line = "+15550000001,Ann\n";
+        ASSERT_EQ(::write(fds[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+        ASSERT_TRUE(ready.wait_for(1));
+        ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);
+        EXPECT_EQ(row.phone_number, "+15550000001");
+        EXPECT_EQ(p.try_next(row), RowPrefetcher::Next::empty);  // the thread now waits on the pipe
+        std::this_thread::sleep_for(50ms);
+    }  // the destructor stops it: the pipe's writer is still open, so only the interrupt ends the read
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+    ::close(fds[0]);
+    ::close(fds[1]);
+}
