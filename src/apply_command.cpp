@@ -4,6 +4,7 @@
 #include "cardsync/cli.hpp"
 #include "cardsync/engine.hpp"
 #include "cardsync/input_error.hpp"
+#include "cardsync/input_identity.hpp"
 #include "cardsync/mock_command.hpp"
 #include "cardsync/number_budget.hpp"
 #include "cardsync/progress.hpp"
@@ -12,6 +13,8 @@
 #include "cardsync/results_writer.hpp"
 #include "cardsync/row_reader.hpp"
 #include "cardsync/run_summary.hpp"
+#include "cardsync/shard.hpp"
+#include "cardsync/shard_manifest.hpp"
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/validate.hpp"
 
@@ -57,6 +60,15 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
                     "At the end, write the run's figures in Prometheus text format here, atomically (for a "
                     "node-exporter textfile collector)")
         ->group(report);
+    const std::string scale = "Sharding (one input over N workers; `cardsync merge` joins the results)";
+    auto* shard = cmd->add_option("--shard", args.shard,
+                                  "I/N: record only the rows of shard I (0-based) of N, by a hash of the phone "
+                                  "number; writes <results>.shard.json for `cardsync merge`")
+                      ->group(scale);
+    cmd->add_option("--shard-count", args.shard_count,
+                    "N shards, this one's index from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or "
+                    "SLURM_ARRAY_TASK_ID (Slurm array)")
+        ->check(CLI::Range(1u, max_shard_count))->excludes(shard)->group(scale);
 
     const std::string send = "Sending (the key: LINQ_API_V3_API_KEY or --api-key-file, never on the command line)";
     cmd->add_option("--base-url", args.base_url,
@@ -121,8 +133,7 @@ std::string planned_message(const CardFields& f) {
     return m;
 }
 
-int run_dry(RowReader& reader, ResultsWriter& writer, bool quiet) {
-    std::array<std::uint64_t, 6> counts{};
+int run_dry(RowReader& reader, ResultsWriter& writer, bool quiet, OutcomeCounts& counts) {
     InputRow row;
     ResultRecord rec;
     while (reader.next(row)) {
@@ -215,16 +226,19 @@ ApplyOptions send_options(const ApplyArgs& args) {
 
 // Reads an earlier run's records for --resume: the rows recorded updated, by line. A record cut
 // short by a crash is dropped from the file, so appended records start on a line of their own.
-void load_resume(const std::string& path, ApplyOptions& o, bool quiet) {
-    if (!std::filesystem::exists(path)) return;
-    std::uint64_t complete = 0;
+// Returns the records the file keeps.
+std::uint64_t load_resume(const std::string& path, ApplyOptions& o, bool quiet) {
+    if (!std::filesystem::exists(path)) return 0;
+    std::uint64_t complete = 0, records = 0;
     bool torn = false;
     {
         ResultsReader in(path);
         ResultRecord rec;
-        while (in.next(rec))
+        while (in.next(rec)) {
+            ++records;
             if (rec.outcome == Outcome::updated || rec.outcome == Outcome::skipped)
                 o.already_updated[rec.line] = rec.phone_number;
+        }
         torn = in.torn_tail();
         complete = in.complete_bytes();
     }
@@ -232,6 +246,7 @@ void load_resume(const std::string& path, ApplyOptions& o, bool quiet) {
         std::filesystem::resize_file(path, complete);
         if (!quiet) fmt::print(stderr, "cardsync: note: dropped a record cut short at the end of '{}'\n", path);
     }
+    return records;
 }
 
 // A token nobody could guess, so even the in-process simulator is never open to other local users.
@@ -298,10 +313,36 @@ void check_writable_dir(const std::string& path, const char* option) {
         throw std::invalid_argument(fmt::format("{} '{}': the directory '{}' does not exist", option, path, dir.string()));
 }
 
-int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, std::uint64_t input_size) {
+// What the run read, and its shard: filled into the report and the shard manifest at the end.
+struct InputTrace {
+    const IdentifiedSource* source = nullptr;
+    const ShardedReader* sharded = nullptr;
+    std::optional<ShardSpec> shard;
+};
+
+// Writes <results>.shard.json for a sharded run, and says on stderr what the shard left to others.
+void finish_shard(const ApplyArgs& args, const InputTrace& trace, const OutcomeCounts& outcomes,
+                  std::uint64_t records) {
+    if (!trace.shard) return;
+    ShardManifest m;
+    m.input = trace.source->identity();
+    m.shard = *trace.shard;
+    m.results_path = args.results;
+    m.results_format = results_format_from_path(args.results);
+    m.records = records;
+    m.rows_other_shards = trace.sharded->rows_other_shards();
+    m.outcomes = outcomes;
+    write_shard_manifest(shard_manifest_path(args.results), m);
+    if (!args.quiet)
+        fmt::print(stderr, "cardsync: shard {}/{}: {} rows left to other shards; manifest '{}'\n", m.shard.index,
+                   m.shard.count, m.rows_other_shards, shard_manifest_path(args.results));
+}
+
+int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, const InputTrace& trace,
+             std::uint64_t input_size) {
     check_writable_dir(args.summary_json, "--summary-json");
     check_writable_dir(args.metrics_file, "--metrics-file");
-    if (args.resume) load_resume(args.results, options, args.quiet);
+    const std::uint64_t kept = args.resume ? load_resume(args.results, options, args.quiet) : 0;
     const bool resumed = !options.already_updated.empty();
     ResultsWriter writer(args.results, results_format_from_path(args.results), args.resume);
     StderrReport out;
@@ -327,8 +368,12 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, std
         if (!args.quiet) fmt::print(stderr, "cardsync: --mock: simulator serving at {}\n", options.base_url);
     }
     StopSignal stop;
-    const ApplyReport report = run_apply(options, reader, writer, stop);
+    ApplyReport report = run_apply(options, reader, writer, stop);
     out.clear();
+    report.input = trace.source->identity();
+    report.shard = trace.shard;
+    if (trace.sharded) report.rows_other_shards = trace.sharded->rows_other_shards();
+    writer.close();
     if (mock) {
         mock->stop();
         if (!args.quiet) print_mock_report(*mock);
@@ -342,6 +387,7 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, std
         if (resumed) fmt::print(stderr, "cardsync: resumed: {} rows were already updated\n", options.already_updated.size());
         std::fputs(summary_text(report, ctx).c_str(), stderr);
     }
+    finish_shard(args, trace, report.outcomes, kept + writer.records_written());
     int status = report.exit_status();
     // The run is over and its records are safe: a summary that cannot be written is reported, and
     // turns a clean exit into a usage error so that a pipeline notices.
@@ -366,15 +412,35 @@ int run_apply_command(const ApplyArgs& args) {
         const InputFormat format = args.format.empty() ? format_from_path(args.input) : parse_format(args.format);
         ApplyOptions options;
         if (!args.dry_run) options = send_options(args);  // usage problems before the input is opened
-        auto source = open_byte_source(args.input);
+        InputTrace trace;
+        trace.shard = resolve_shard(args.shard, args.shard_count, [](const char* name) { return std::getenv(name); });
+        const bool results_file = !args.results.empty() && args.results != "-";
+        if (trace.shard && !results_file)
+            throw std::invalid_argument("--shard needs --results FILE: `cardsync merge` reads the shard's results "
+                                        "and the manifest written beside them");
+        // A manifest left by an earlier run would describe records this run replaces.
+        if (results_file) std::filesystem::remove(shard_manifest_path(args.results));
+        auto source = identify_input(open_byte_source(args.input), args.input);
         const std::uint64_t input_size = source->size_hint();
-        auto reader = make_row_reader(format, std::move(source));
+        trace.source = source.get();
+        std::unique_ptr<RowReader> reader = make_row_reader(format, std::move(source));
+        if (trace.shard) {
+            auto sharded = std::make_unique<ShardedReader>(std::move(reader), *trace.shard);
+            trace.sharded = sharded.get();
+            reader = std::move(sharded);
+        }
         for (const auto& warning : reader->warnings()) fmt::print(stderr, "cardsync: warning: {}\n", warning);
         if (args.dry_run) {
             ResultsWriter writer(args.results, results_format_from_path(args.results));
-            return run_dry(*reader, writer, args.quiet);
+            OutcomeCounts counts{};
+            const int status = run_dry(*reader, writer, args.quiet, counts);
+            writer.close();
+            std::uint64_t records = 0;
+            for (auto n : counts) records += n;
+            finish_shard(args, trace, counts, records);
+            return status;
         }
-        return run_send(args, std::move(options), *reader, input_size);
+        return run_send(args, std::move(options), *reader, trace, input_size);
     } catch (const InputError& e) {
         fmt::print(stderr, "cardsync: error: {}\n", e.what());
         return exit_usage;

@@ -1,6 +1,7 @@
 #include "cardsync/cli.hpp"
 
 #include "cardsync/apply_command.hpp"
+#include "cardsync/merge_command.hpp"
 #include "cardsync/mock_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -24,6 +25,8 @@ int run_cli(int argc, char** argv) {
     mock->add_option("--stats-interval", stats_interval_s,
                      "Print the counters on stderr every this many seconds (0: only at exit and on SIGUSR1)")
         ->check(CLI::Range(0.0, 86400.0));
+    MergeArgs merge_args;
+    auto* merge = add_merge_command(app, merge_args);
 
     try {
         app.parse(argc, argv);
@@ -34,6 +37,7 @@ int run_cli(int argc, char** argv) {
     }
     if (apply->parsed()) return run_apply_command(apply_args);
     if (mock->parsed()) return run_mock_command(mock_options, stats_interval_s);
+    if (merge->parsed()) return run_merge_command(merge_args);
     return exit_usage;
 }
 

@@ -145,7 +145,6 @@ std::string summary_text(const ApplyReport& r, const RunContext& ctx) {
                                 r.count(Outcome::rejected), r.count(Outcome::failed));
     if (r.coalesced) s += fmt::format(" ({} rows coalesced with an earlier row for the same number)", r.coalesced);
     s += '\n';
-    if (r.shard) s += fmt::format("cardsync: shard {} of {} (0-based)\n", r.shard->index, r.shard->count);
     s += fmt::format("cardsync: {} requests ({} attempts, {} retries, {} free resends) in {:.1f} s: {:.1f}/s achieved",
                      r.requests, r.attempts(), r.retries, r.resends, r.elapsed_s, achieved_rate(r));
     s += r.target_rate > 0 ? fmt::format(" of {:g}/s target", r.target_rate) : std::string(", no rate limit");
@@ -205,7 +204,7 @@ std::string summary_json(const ApplyReport& r, const RunContext& ctx) {
                      r.last_line_read, r.first_line_not_reached ? std::to_string(*r.first_line_not_reached) : "null");
     o += fmt::format(",\"rows\":{{\"read\":{},\"recorded\":{}", r.rows_read, r.records());
     for (auto out : run_outcomes) o += fmt::format(",\"{}\":{}", to_string(out), r.count(out));
-    o += fmt::format(",\"coalesced\":{}}}", r.coalesced);
+    o += fmt::format(",\"coalesced\":{},\"other_shards\":{}}}", r.coalesced, r.rows_other_shards);
     o += fmt::format(",\"requests\":{{\"sent\":{},\"attempts\":{},\"retries\":{},\"resends\":{},\"throttled\":{}}}",
                      r.requests, r.attempts(), r.retries, r.resends, r.throttled);
     o += ",\"http_status\":";
@@ -255,6 +254,8 @@ std::string metrics_text(const ApplyReport& r, const RunContext& ctx) {
     };
     family("cardsync_rows", "gauge", "Rows recorded by the last run, per outcome.");
     for (auto out : run_outcomes) sample("cardsync_rows", fmt::format("outcome=\"{}\"", to_string(out)), static_cast<double>(r.count(out)));
+    family("cardsync_rows_other_shards", "gauge", "Rows the last run read and left to other shards.");
+    sample("cardsync_rows_other_shards", "", static_cast<double>(r.rows_other_shards));
     family("cardsync_requests", "gauge", "Requests sent by the last run (attempts and free resends).");
     sample("cardsync_requests", "", static_cast<double>(r.requests));
     family("cardsync_attempts", "gauge", "Requests counted as attempts by the last run.");

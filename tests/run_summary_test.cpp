@@ -171,6 +171,7 @@ void expect_histogram(simdjson::ondemand::object h, const cardsync::LatencyHisto
 TEST(RunSummary, JsonParsesAndFollowsTheSchema) {
     ApplyReport r = sample_report();
     r.shard = cardsync::ShardSpec{2, 8};
+    r.rows_other_shards = 300;
     RunContext ctx;
     ctx.resume_command = "cardsync apply 'a b.csv' --results r.ndjson --resume";
     const std::string text = cardsync::summary_json(r, ctx);
@@ -214,6 +215,7 @@ TEST(RunSummary, JsonParsesAndFollowsTheSchema) {
     for (auto out : {Outcome::updated, Outcome::skipped, Outcome::invalid, Outcome::rejected, Outcome::failed})
         EXPECT_EQ(u(rows[cardsync::to_string(out)]), r.count(out)) << cardsync::to_string(out);
     EXPECT_EQ(u(rows["coalesced"]), 1u);
+    EXPECT_EQ(u(rows["other_shards"]), 300u);
     auto req = o["requests"].get_object();
     EXPECT_EQ(u(req["sent"]), 110u);
     EXPECT_EQ(u(req["attempts"]), 109u);

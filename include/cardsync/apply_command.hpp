@@ -19,6 +19,8 @@ struct ApplyArgs {
     std::string results = "-";    ///< results path ("-": NDJSON on stdout)
     bool dry_run = false;         ///< read and validate only; record planned / invalid; send nothing
     bool quiet = false;           ///< no summary on stderr
+    std::string shard;            ///< "I/N": record only the rows of shard I of N (shard.hpp); empty = all
+    std::uint32_t shard_count = 0;  ///< N, the index from JOB_COMPLETION_INDEX / SLURM_ARRAY_TASK_ID; 0 = none
 
     // Sending (everything but --dry-run). The key comes from LINQ_API_V3_API_KEY or --api-key-file,
     // never from the command line (it would show in `ps` and in shell history).

@@ -117,6 +117,7 @@ struct ApplyReport {
     std::map<int, std::uint64_t> api_codes;      ///< API error.code per answer, every attempt counted
     std::uint64_t retries_exhausted = 0;         ///< requests failed while retryable: attempts (or the allowed wait) ran out
     double target_rate = 0;                      ///< --rate asked for (0 = no limit)
+    std::uint64_t rows_other_shards = 0;         ///< rows read and left to other shards (not in rows_read)
 
     std::uint64_t count(Outcome o) const noexcept { return outcomes[static_cast<std::size_t>(o)]; }
     std::uint64_t attempts() const noexcept { return requests - resends; }  ///< requests counted as attempts
