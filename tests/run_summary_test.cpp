@@ -465,6 +465,11 @@ TEST(RunSummaryEndToEnd, RecordsOnStdoutStayCleanAndTheSummaryFileIsStillWritten
     simdjson::padded_string json(text);
     auto doc = parser.iterate(json);
     EXPECT_EQ(u(doc["rows"]["recorded"]), 34u);
+    EXPECT_EQ(std::string_view(doc["input"]["name"]), CARDSYNC_SAMPLES "/contacts.csv");
+    EXPECT_EQ(u(doc["input"]["bytes"]), std::filesystem::file_size(CARDSYNC_SAMPLES "/contacts.csv"));
+    EXPECT_EQ(std::string_view(doc["input"]["sha256"]).size(), 64u);
+    EXPECT_TRUE(doc["input"]["complete"].get_bool().value());
+    EXPECT_TRUE(doc["shard"].is_null().value());
     EXPECT_TRUE(doc["resume_command"].is_null().value()) << "records on stdout: nothing to resume from";
     EXPECT_NE(r.err.find("--results FILE"), std::string::npos) << r.err;
 
