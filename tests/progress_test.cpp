@@ -183,7 +183,7 @@ TEST(ProgressEndToEnd, PlainLinesOnAPipeAtTheSetInterval) {
     ASSERT_GE(elapsed.size(), 4u) << r.err;
     for (std::size_t i = 1; i < elapsed.size(); ++i) {
         EXPECT_GE(elapsed[i] - elapsed[i - 1], 0.2) << r.err;
-        EXPECT_LE(elapsed[i] - elapsed[i - 1], 1.0) << r.err;
+        EXPECT_LE(elapsed[i] - elapsed[i - 1], 1.5) << r.err;  // loose: a loaded machine may wake late
     }
     EXPECT_NE(r.err.find("40 rows: 40 updated"), std::string::npos) << "the summary follows";
 
