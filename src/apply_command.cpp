@@ -321,11 +321,11 @@ struct InputTrace {
 };
 
 // Writes <results>.shard.json for a sharded run, and says on stderr what the shard left to others.
-void finish_shard(const ApplyArgs& args, const InputTrace& trace, const OutcomeCounts& outcomes,
-                  std::uint64_t records) {
+void finish_shard(const ApplyArgs& args, const InputTrace& trace, const InputIdentity& input,
+                  const OutcomeCounts& outcomes, std::uint64_t records) {
     if (!trace.shard) return;
     ShardManifest m;
-    m.input = trace.source->identity();
+    m.input = input;
     m.shard = *trace.shard;
     m.results_path = args.results;
     m.results_format = results_format_from_path(args.results);
@@ -371,6 +371,9 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, con
     ApplyReport report = run_apply(options, reader, writer, stop);
     out.clear();
     report.input = trace.source->identity();
+    // Rows are read ahead of the engine: the input may be read to its end while the run stopped
+    // before taking every row. Complete means the run reached the end.
+    report.input.complete = report.input.complete && report.input_exhausted;
     report.shard = trace.shard;
     if (trace.sharded) report.rows_other_shards = trace.sharded->rows_other_shards();
     writer.close();
@@ -387,7 +390,7 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, con
         if (resumed) fmt::print(stderr, "cardsync: resumed: {} rows were already updated\n", options.already_updated.size());
         std::fputs(summary_text(report, ctx).c_str(), stderr);
     }
-    finish_shard(args, trace, report.outcomes, kept + writer.records_written());
+    finish_shard(args, trace, report.input, report.outcomes, kept + writer.records_written());
     int status = report.exit_status();
     // The run is over and its records are safe: a summary that cannot be written is reported, and
     // turns a clean exit into a usage error so that a pipeline notices.
@@ -437,7 +440,7 @@ int run_apply_command(const ApplyArgs& args) {
             writer.close();
             std::uint64_t records = 0;
             for (auto n : counts) records += n;
-            finish_shard(args, trace, counts, records);
+            finish_shard(args, trace, trace.source->identity(), counts, records);
             return status;
         }
         return run_send(args, std::move(options), *reader, trace, input_size);

@@ -1,7 +1,9 @@
 #include "cardsync/row_prefetcher.hpp"
 
 #include "cardsync/input_error.hpp"
+#include "cardsync/input_identity.hpp"
 #include "cardsync/row_reader.hpp"
+#include "cardsync/shard.hpp"
 
 #include <gtest/gtest.h>
 
@@ -132,12 +134,19 @@ TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacity) {
     EXPECT_GE(reader.produced_.load(), 150);
 }
 
-TEST(RowPrefetcher, AReadWaitingOnAPipeIsInterruptedByStop) {
+// Plain, or behind the wrappers a sharded run puts around its input (hashing source, shard filter).
+void check_interrupted_by_stop(bool wrapped) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
     const std::string header = "phone_number,first_name\n";
     ASSERT_EQ(::write(fds[1], header.data(), header.size()), static_cast<ssize_t>(header.size()));
-    auto reader = make_row_reader(InputFormat::csv, open_byte_source("/dev/fd/" + std::to_string(fds[0])));
+    std::unique_ptr<RowReader> reader;
+    if (wrapped) {
+        auto source = identify_input(open_byte_source("/dev/fd/" + std::to_string(fds[0])), "-");
+        reader = std::make_unique<ShardedReader>(make_row_reader(InputFormat::csv, std::move(source)), ShardSpec{0, 1});
+    } else {
+        reader = make_row_reader(InputFormat::csv, open_byte_source("/dev/fd/" + std::to_string(fds[0])));
+    }
     Ready ready;
     const auto started = std::chrono::steady_clock::now();
     {
@@ -157,3 +166,7 @@ TEST(RowPrefetcher, AReadWaitingOnAPipeIsInterruptedByStop) {
     ::close(fds[0]);
     ::close(fds[1]);
 }
+
+TEST(RowPrefetcher, AReadWaitingOnAPipeIsInterruptedByStop) { check_interrupted_by_stop(false); }
+
+TEST(RowPrefetcher, TheInterruptPassesThroughShardAndIdentityWrappers) { check_interrupted_by_stop(true); }

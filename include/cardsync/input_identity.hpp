@@ -50,6 +50,7 @@ public:
     std::size_t read(char* out, std::size_t size) override;
     std::uint64_t size_hint() const noexcept override { return inner_->size_hint(); }
     std::string_view name() const noexcept override { return inner_->name(); }
+    void interrupt() noexcept override { inner_->interrupt(); }
     /// What was read so far; complete once a read has returned end of input.
     InputIdentity identity() const;
 

@@ -60,6 +60,7 @@ public:
     ShardedReader(std::unique_ptr<RowReader> inner, ShardSpec shard);
     bool next(InputRow& row) override;
     std::uint64_t bytes_read() const noexcept override { return inner_->bytes_read(); }
+    void interrupt() noexcept override { inner_->interrupt(); }
     /// Rows read and left to other shards.
     std::uint64_t rows_other_shards() const noexcept { return others_; }
 
