@@ -7,10 +7,12 @@
 #include "cardsync/input_identity.hpp"
 #include "cardsync/mock_command.hpp"
 #include "cardsync/number_budget.hpp"
+#include "cardsync/progress.hpp"
 #include "cardsync/result_record.hpp"
 #include "cardsync/results_reader.hpp"
 #include "cardsync/results_writer.hpp"
 #include "cardsync/row_reader.hpp"
+#include "cardsync/run_summary.hpp"
 #include "cardsync/shard.hpp"
 #include "cardsync/shard_manifest.hpp"
 #include "cardsync/snapshot_fetch.hpp"
@@ -21,6 +23,7 @@
 #include <fmt/core.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -47,7 +50,18 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
     auto* dry_run = cmd->add_flag("--dry-run", args.dry_run,
                                   "Read and validate only: one record per row (planned or invalid); sends nothing, "
                                   "needs no key (to compare with the live cards: cardsync plan)");
-    cmd->add_flag("-q,--quiet", args.quiet, "No summary on stderr");
+    cmd->add_flag("-q,--quiet", args.quiet, "No progress and no summary on stderr");
+    const std::string report = "Reporting";
+    cmd->add_option("--progress-interval", args.progress_interval_s,
+                    "Seconds between progress updates on stderr (default: 0.5 on a terminal, a refreshing line; "
+                    "10 otherwise, a plain line for log collectors)")
+        ->check(CLI::Range(0.01, 86400.0))->group(report);
+    cmd->add_option("--summary-json", args.summary_json, "At the end, write the run's summary as JSON here (schema in README)")
+        ->group(report);
+    cmd->add_option("--metrics-file", args.metrics_file,
+                    "At the end, write the run's figures in Prometheus text format here, atomically (for a "
+                    "node-exporter textfile collector)")
+        ->group(report);
     const std::string scale = "Sharding (one input over N workers; `cardsync merge` joins the results)";
     auto* shard = cmd->add_option("--shard", args.shard,
                                   "I/N: record only the rows of shard I (0-based) of N, by a hash of the phone "
@@ -94,7 +108,8 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
         ->group(send);
     cmd->add_option("--grace", args.grace_s, "After Ctrl-C, seconds left to requests in flight (again: stop now)")
         ->check(CLI::Range(0.0, 3600.0))->capture_default_str()->group(send);
-    cmd->add_flag("-v,--verbose", args.verbose, "Retries and connection events on stderr")->group(send);
+    cmd->add_flag("-v,--verbose", args.verbose, "One line per attempt, retries and connection events on stderr")
+        ->group(send);
     cmd->add_flag("--skip-unchanged", args.skip_unchanged,
                   "First read the live cards (one GET); rows whose fields all equal them are recorded skipped "
                   "(unchanged) and not sent")
@@ -277,6 +292,47 @@ void print_mock_report(const MockServer& server) {
     fmt::print(stderr, "cardsync: simulator: {}\n", mock_summary(server));
 }
 
+// stderr shared by the progress line and other lines: on a terminal the refreshing line is erased
+// before any other line is printed, so the two never mix.
+class StderrReport {
+public:
+    StderrReport() : terminal_(::isatty(2) == 1), colour_(colour_allowed(terminal_, std::getenv("NO_COLOR"))) {}
+    bool terminal() const noexcept { return terminal_; }
+    void progress(const ProgressSnapshot& s) {
+        if (terminal_) {
+            std::fputs(terminal_line(s, colour_).c_str(), stderr);
+            shown_ = true;
+        } else {
+            std::fputs(log_line(s).c_str(), stderr);
+        }
+        std::fflush(stderr);
+    }
+    void line(std::string_view text) {
+        clear();
+        fmt::print(stderr, "cardsync: {}\n", text);
+    }
+    void clear() {
+        if (!shown_) return;
+        std::fputs("\r\x1b[K", stderr);
+        shown_ = false;
+    }
+
+private:
+    bool terminal_;
+    bool colour_;
+    bool shown_ = false;
+};
+
+// The summary files are asked for before the run: a directory that does not exist should not cost a run.
+void check_writable_dir(const std::string& path, const char* option) {
+    if (path.empty()) return;
+    const std::filesystem::path p(path);
+    const auto dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+        throw std::invalid_argument(fmt::format("{} '{}': the directory '{}' does not exist", option, path, dir.string()));
+}
+
 // What the run read, and its shard: filled into the report and the shard manifest at the end.
 struct InputTrace {
     const IdentifiedSource* source = nullptr;
@@ -302,10 +358,27 @@ void finish_shard(const ApplyArgs& args, const InputTrace& trace, const InputIde
                    m.shard.count, m.rows_other_shards, shard_manifest_path(args.results));
 }
 
-int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, const InputTrace& trace) {
+int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, const InputTrace& trace,
+             std::uint64_t input_size) {
+    check_writable_dir(args.summary_json, "--summary-json");
+    check_writable_dir(args.metrics_file, "--metrics-file");
     const std::uint64_t kept = args.resume ? load_resume(args.results, options, args.quiet) : 0;
     const bool resumed = !options.already_updated.empty();
-    if (args.verbose) options.log = [](std::string_view line) { fmt::print(stderr, "cardsync: {}\n", line); };
+    StderrReport out;
+    if (args.verbose) {
+        options.log = [&out](std::string_view line) { out.line(line); };
+        options.attempt = [&out](const AttemptEvent& e) { out.line(attempt_line(e)); };
+    }
+    if (!args.quiet) {
+        options.progress = [&out, input_size](const ProgressSnapshot& s) {
+            ProgressSnapshot shown = s;
+            shown.bytes_total = input_size;
+            out.progress(shown);
+        };
+        const double interval = args.progress_interval_s > 0 ? args.progress_interval_s : out.terminal() ? 0.5 : 10;
+        options.progress_interval = seconds_to_duration(interval);
+    }
+    options.warn = [&out](std::string_view line) { out.line(line); };
     std::unique_ptr<MockServer> mock;
     std::optional<std::filesystem::path> mock_cert;
     if (args.mock) {
@@ -333,6 +406,7 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, con
     ResultsWriter writer(args.results, results_format_from_path(args.results), args.resume);
     StopSignal stop;
     ApplyReport report = run_apply(options, reader, writer, stop);
+    out.clear();
     report.input = trace.source->identity();
     // Rows are read ahead of the engine: the input may be read to its end while the run stopped
     // before taking every row. Complete means the run reached the end.
@@ -346,12 +420,29 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, con
         std::error_code ignored;
         if (args.mock_options.write_cert_to.empty()) std::filesystem::remove(*mock_cert, ignored);
     }
+    RunContext ctx;
+    if (!args.results.empty() && args.results != "-") ctx.resume_command = resume_command(args.command_line);
+    ctx.finished_unix_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (!args.quiet) {
         if (resumed) fmt::print(stderr, "cardsync: resumed: {} rows were already updated\n", options.already_updated.size());
-        fmt::print(stderr, "cardsync: {}\n", report.summary());
+        std::fputs(summary_text(report, ctx).c_str(), stderr);
     }
     finish_shard(args, trace, report.input, report.outcomes, kept + writer.records_written());
-    return report.exit_status();
+    int status = report.exit_status();
+    // The run is over and its records are safe: a summary that cannot be written is reported, and
+    // turns a clean exit into a usage error so that a pipeline notices.
+    const auto save = [&](const std::string& path, const std::string& text) {
+        if (path.empty()) return;
+        try {
+            write_file_atomically(path, text);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "cardsync: error: {}\n", e.what());
+            if (status == exit_ok) status = exit_usage;
+        }
+    };
+    if (!args.summary_json.empty()) save(args.summary_json, summary_json(report, ctx));
+    if (!args.metrics_file.empty()) save(args.metrics_file, metrics_text(report, ctx));
+    return status;
 }
 
 }  // namespace
@@ -370,6 +461,7 @@ int run_apply_command(const ApplyArgs& args) {
         // A manifest left by an earlier run would describe records this run replaces.
         if (results_file) std::filesystem::remove(shard_manifest_path(args.results));
         auto source = identify_input(open_byte_source(args.input), args.input);
+        const std::uint64_t input_size = source->size_hint();
         trace.source = source.get();
         std::unique_ptr<RowReader> reader = make_row_reader(format, std::move(source));
         if (trace.shard) {
@@ -388,7 +480,7 @@ int run_apply_command(const ApplyArgs& args) {
             finish_shard(args, trace, trace.source->identity(), counts, records);
             return status;
         }
-        return run_send(args, std::move(options), *reader, trace);
+        return run_send(args, std::move(options), *reader, trace, input_size);
     } catch (const InputError& e) {
         fmt::print(stderr, "cardsync: error: {}\n", e.what());
         return exit_usage;

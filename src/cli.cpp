@@ -17,12 +17,17 @@ int run_cli(int argc, char** argv) {
                "3 run aborted, 130 interrupted.");
 
     ApplyArgs apply_args;
+    apply_args.command_line.assign(argv, argv + argc);
     auto* apply = add_apply_command(app, apply_args);
     PlanArgs plan_args;
     auto* plan = add_plan_command(app, plan_args);
     MockOptions mock_options;
     auto* mock = app.add_subcommand("mock", "Run the built-in simulator of the Linq contact-card API until SIGINT/SIGTERM");
     add_mock_options(*mock, mock_options, "");
+    double stats_interval_s = 0;
+    mock->add_option("--stats-interval", stats_interval_s,
+                     "Print the counters on stderr every this many seconds (0: only at exit and on SIGUSR1)")
+        ->check(CLI::Range(0.0, 86400.0));
     MergeArgs merge_args;
     auto* merge = add_merge_command(app, merge_args);
 
@@ -35,7 +40,7 @@ int run_cli(int argc, char** argv) {
     }
     if (apply->parsed()) return run_apply_command(apply_args);
     if (plan->parsed()) return run_plan_command(plan_args);
-    if (mock->parsed()) return run_mock_command(mock_options);
+    if (mock->parsed()) return run_mock_command(mock_options, stats_interval_s);
     if (merge->parsed()) return run_merge_command(merge_args);
     return exit_usage;
 }

@@ -9,6 +9,7 @@
 #include "cardsync/retry_after.hpp"
 #include "cardsync/row_prefetcher.hpp"
 #include "cardsync/row_reader.hpp"
+#include "cardsync/run_summary.hpp"
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/sync_plan.hpp"
 #include "cardsync/token_bucket.hpp"
@@ -53,7 +54,8 @@ struct Job {
     bool in_flight = false;
     bool create = false;         // a POST (--create-missing); false again once it falls back to PATCH
     bool fell_back = false;      // the POST met an existing card (409/2014) and went again as PATCH
-    TimePoint due{};             // when the current attempt was due: intended start (wrk2)
+    TimePoint due{};             // when the current attempt was due (row ready, retry or budget due)
+    TimePoint intended{};        // intended send: max(due, slot in the fixed-rate schedule) (wrk2)
     int last_status = 0;
     int last_code = 0;
     std::string last_reason;
@@ -144,6 +146,7 @@ public:
           token_timer_(io_.get_executor()),
           retry_wake_(io_.get_executor()),
           flush_timer_(io_.get_executor()),
+          progress_timer_(io_.get_executor()),
           grace_timer_(io_.get_executor()),
           signals_(io_) {
         if (opt.api_key.empty()) throw std::invalid_argument("no API key: set LINQ_API_V3_API_KEY or pass --api-key-file");
@@ -183,6 +186,8 @@ public:
         net::co_spawn(io_, token_loop(this), rethrow);
         net::co_spawn(io_, retry_loop(this), rethrow);
         net::co_spawn(io_, flush_loop(this), rethrow);
+        if (opt_.progress && opt_.progress_interval > Duration::zero()) net::co_spawn(io_, progress_loop(this), rethrow);
+        report_.target_rate = opt_.rate;
         prefetch_.start([this] { net::post(io_, [this] { admit_more(); }); });
         net::post(io_, [this] { admit_more(); });
         try {
@@ -269,6 +274,40 @@ private:
                 flushed = e->results_.records_written();
             }
         }
+    }
+
+    static net::awaitable<void> progress_loop(Engine* e) {
+        std::uint64_t done_before = 0;
+        TimePoint before = e->start_;
+        while (!e->finished_) {
+            co_await wait_on(e->progress_timer_, Clock::now() + e->opt_.progress_interval);
+            if (e->finished_) break;
+            const TimePoint now = Clock::now();
+            ProgressSnapshot s = e->snapshot(now);
+            const double span = to_seconds(now - before);
+            if (span > 0) s.rate_now = static_cast<double>(s.rows_done - done_before) / span;
+            done_before = s.rows_done;
+            before = now;
+            e->opt_.progress(s);
+        }
+    }
+
+    ProgressSnapshot snapshot(TimePoint now) const {
+        ProgressSnapshot s;
+        s.elapsed_s = to_seconds(now - start_);
+        s.rows_read = report_.rows_read;
+        s.rows_done = report_.records();
+        if (report_.input_exhausted) s.rows_total = report_.rows_read;
+        s.bytes_read = prefetch_.bytes_read();  // the reader runs on its own thread: not reader_ here
+        s.updated = report_.count(Outcome::updated);
+        s.skipped = report_.count(Outcome::skipped);
+        s.rejected = report_.count(Outcome::rejected);
+        s.failed = report_.count(Outcome::failed);
+        s.invalid = report_.count(Outcome::invalid);
+        s.requests = report_.requests;
+        s.in_flight = pool_->in_flight();
+        s.waiting = waiting_.size();
+        return s;
     }
 
     static net::awaitable<void> signal_loop(Engine* e) {
@@ -387,6 +426,15 @@ private:
         if (job.free_next) job.free_next = false;
         else ++job.attempts;
         job.in_flight = true;
+        // wrk2's schedule: at the target rate the k-th send has a slot, start + k/rate, kept from
+        // drifting into the past while there is nothing to send (then `due` is later anyway). A
+        // stall (server, full pool) leaves the slots behind, so the waits it causes are counted.
+        job.intended = job.due;
+        if (const double rate = bucket_.rate(); rate > 0) {
+            job.intended = std::max(job.due, next_slot_);
+            next_slot_ = job.intended + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / rate));
+        }
+        if (job.intended > now) job.intended = now;  // a burst went early: never count less than the real latency
         ++report_.requests;
         meter_.add(now);
         pool_->submit(job.id, job.request);
@@ -449,7 +497,8 @@ private:
         if (ex.status != 0) {
             ++report_.statuses[ex.status];
             report_.latency.record(ex.latency);
-            report_.intended_latency.record(now - job.due);
+            report_.intended_latency.record(now - job.intended);
+            if (ex.api.kind == BodyKind::error_envelope && ex.api.error_code) ++report_.api_codes[ex.api.error_code];
         }
         if (ex.error != TransportError::none) ++report_.transport_errors[static_cast<std::size_t>(ex.error)];
 
@@ -461,6 +510,14 @@ private:
             job.free_next = true;
             ++report_.resends;
             log(fmt::format("line {} {}: resent ({})", job.work.lines.front(), job.work.number, ex.error_detail));
+            if (opt_.attempt) {
+                AttemptEvent ev = attempt_event(job, ex);
+                ev.resend = true;
+                ev.verdict = Verdict::retry;
+                ev.retry_in_s = 0.0;
+                ev.reason = redact("resent: " + ex.error_detail);
+                opt_.attempt(ev);
+            }
             ready_.push_front(job.id);
             pump();
             return;
@@ -498,6 +555,7 @@ private:
             }
             if (ex.status >= 200 && ex.status <= 299 && api.kind != BodyKind::card) {
                 r.transport = TransportError::garbled;
+                ++report_.transport_errors[static_cast<std::size_t>(TransportError::garbled)];
                 r.transport_detail = server_message.empty() ? to_string(api.kind) : std::string_view(server_message);
             }
             if (!ex.retry_after.empty()) r.retry_after = parse_retry_after(ex.retry_after, std::chrono::system_clock::now());
@@ -511,6 +569,19 @@ private:
         job.last_code = r.api_code;
         job.last_reason = d.reason;
         job.last_latency_ms = std::chrono::duration<double, std::milli>(ex.latency).count();
+        if (d.verdict == Verdict::failed) ++report_.retries_exhausted;
+        if (opt_.attempt) {
+            AttemptEvent ev = attempt_event(job, ex);
+            ev.api_code = r.api_code;
+            ev.transport = r.transport;
+            ev.verdict = d.verdict;
+            if (d.verdict == Verdict::retry && !no_new_sends_) {
+                TimePoint due = now + d.delay;
+                ev.retry_in_s = to_seconds(std::max(due, budget_.when_allowed(job.work.number, now)) - now);
+            }
+            ev.reason = redact(d.reason);
+            opt_.attempt(ev);
+        }
 
         if (d.throttled) {
             ++report_.throttled;
@@ -574,6 +645,17 @@ private:
         }
         pump();
         admit_more();
+    }
+
+    AttemptEvent attempt_event(const Job& job, const Exchange& ex) const {
+        AttemptEvent ev;
+        ev.line = job.work.lines.front();
+        ev.number = job.work.number;
+        ev.attempt = job.attempts;
+        ev.status = ex.status;
+        ev.transport = ex.error;
+        ev.latency_ms = std::chrono::duration<double, std::milli>(ex.latency).count();
+        return ev;
     }
 
     // Final answers by (status, code): a run of one permanent error stops early.
@@ -708,6 +790,7 @@ private:
         token_timer_.cancel();
         retry_wake_.cancel();
         flush_timer_.cancel();
+        progress_timer_.cancel();
         grace_timer_.cancel();
         boost::system::error_code ec;
         signals_.cancel(ec);
@@ -730,7 +813,7 @@ private:
     // One thread runs it; other threads only post (StopSignal), which the scheduler still locks.
     net::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     RowPrefetcher prefetch_{reader_};  // after io_: stopped (no more posts) before io_ goes
-    timer token_timer_, retry_wake_, flush_timer_, grace_timer_;
+    timer token_timer_, retry_wake_, flush_timer_, progress_timer_, grace_timer_;
     TimePoint token_due_ = TimePoint::max();  ///< when token_loop wakes to pump again
     bool pumping_ = false;
     bool admitting_ = false;
@@ -745,6 +828,7 @@ private:
     using Due = std::pair<TimePoint, std::uint64_t>;
     std::priority_queue<Due, std::vector<Due>, std::greater<>> waiting_;
     std::size_t target_active_ = 0;
+    TimePoint next_slot_{};  // the next free slot of the fixed-rate schedule (intended sends)
     std::uint64_t answers_ = 0;
     std::map<std::pair<int, int>, std::uint64_t> permanent_;
     int stop_requests_ = 0;
@@ -770,40 +854,9 @@ int ApplyReport::exit_status() const noexcept {
 }
 
 std::string ApplyReport::summary() const {
-    std::string s = fmt::format("{} rows: {} updated, {} skipped, {} invalid, {} rejected, {} failed", records(),
-                                count(Outcome::updated), count(Outcome::skipped), count(Outcome::invalid),
-                                count(Outcome::rejected), count(Outcome::failed));
-    if (coalesced) s += fmt::format(" ({} rows coalesced with an earlier row for the same number)", coalesced);
-    if (unchanged) s += fmt::format("; {} unchanged rows not sent", unchanged);
-    if (creates) s += fmt::format("; {} cards created with POST ({} existed already: sent as PATCH)", creates, create_conflicts);
-    s += fmt::format("\n{} requests in {:.1f} s ({:.1f}/s), {} retries, {} free resends", requests, elapsed_s,
-                     elapsed_s > 0 ? static_cast<double>(requests) / elapsed_s : 0.0, retries, resends);
-    if (!statuses.empty()) {
-        s += "; HTTP";
-        for (const auto& [status, n] : statuses) s += fmt::format(" {}x{}", status, n);
-    }
-    std::string transport;
-    for (std::size_t i = 1; i < transport_errors.size(); ++i)
-        if (transport_errors[i])
-            transport += fmt::format(" {} {}", to_string(static_cast<TransportError>(i)), transport_errors[i]);
-    if (!transport.empty()) s += "; transport errors:" + transport;
-    if (throttled) s += fmt::format("; throttled {} times, rate now {:.1f}/s", throttled, final_rate);
-    if (latency.count()) {
-        s += fmt::format("\nlatency ms: p50 {:.1f}, p99 {:.1f}, max {:.1f}; from intended start: p50 {:.1f}, p99 {:.1f}",
-                         static_cast<double>(latency.percentile(50)) / 1000, static_cast<double>(latency.percentile(99)) / 1000,
-                         static_cast<double>(latency.max()) / 1000,
-                         static_cast<double>(intended_latency.percentile(50)) / 1000,
-                         static_cast<double>(intended_latency.percentile(99)) / 1000);
-    }
-    if (peak_rss_kib) s += fmt::format("\npeak memory {:.1f} MiB", static_cast<double>(peak_rss_kib) / 1024);
-    if (aborted) s += "\nstopped: " + abort_reason;
-    if (interrupted) s += "\ninterrupted";
-    if ((aborted || interrupted) && !input_exhausted) {
-        if (first_line_not_reached) s += fmt::format("; rows from line {} on were never read", *first_line_not_reached);
-        else s += fmt::format("; rows after line {} were never read", last_line_read);
-        s += "\nto finish: run the same command again with --resume (and the same --results file)";
-    }
-    return s;
+    std::string text = summary_text(*this, RunContext{});
+    if (!text.empty()) text.pop_back();  // the caller ends the line
+    return text;
 }
 
 ApplyReport run_apply(const ApplyOptions& options, RowReader& reader, ResultsWriter& results, StopSignal& stop) {

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -122,22 +124,60 @@ std::string mock_summary(const MockServer& server) {
                        s.connections_refused, std::count(cards.begin(), cards.end(), '\n'));
 }
 
-int run_mock_command(const MockOptions& options) {
+int run_mock_command(const MockOptions& options, double stats_interval_s) {
     sigset_t signals, previous;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &signals, &previous);  // before the server thread starts: it inherits the mask
     int status = exit_ok;
     try {
         MockServer server(options);
         std::fputs((server.base_url() + "\n").c_str(), stdout);
         std::fflush(stdout);
-        fmt::print(stderr, "cardsync mock: serving the API at {} (SIGINT or SIGTERM stops it)\n", server.api_url());
-        int received = 0;
-        sigwait(&signals, &received);
+        fmt::print(stderr, "cardsync mock: serving the API at {} (SIGINT or SIGTERM stops it, SIGUSR1 prints its counters)\n",
+                   server.api_url());
+        // Counters on demand (SIGUSR1) and every stats_interval_s: requests/s over the time since the last line.
+        using clock = std::chrono::steady_clock;
+        auto last_time = clock::now();
+        std::uint64_t last_requests = 0;
+        const auto print_stats = [&](const char* why) {
+            const MockStats s = server.stats();
+            const auto now = clock::now();
+            const double span = std::chrono::duration<double>(now - last_time).count();
+            const double rate = span > 0 ? static_cast<double>(s.requests - last_requests) / span : 0;
+            last_time = now;
+            last_requests = s.requests;
+            fmt::print(stderr, "cardsync mock: stats ({}) {}\n", why, s.log_line(rate));
+        };
+        auto next_tick = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(stats_interval_s));
+        while (true) {
+            int received = 0;
+            if (stats_interval_s > 0) {
+                const auto left = std::max(clock::duration::zero(), next_tick - clock::now());
+                const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+                const timespec wait{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+                received = sigtimedwait(&signals, nullptr, &wait);
+                if (received < 0) {
+                    if (errno == EAGAIN) {
+                        print_stats("interval");
+                        next_tick += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(stats_interval_s));
+                    }
+                    continue;
+                }
+            } else if (sigwait(&signals, &received) != 0) {
+                continue;
+            }
+            if (received == SIGUSR1) {
+                print_stats("SIGUSR1");
+                continue;
+            }
+            break;
+        }
         server.stop();
         fmt::print(stderr, "cardsync mock: stopped after {}\n", mock_summary(server));
+        print_stats("at exit");
     } catch (const std::exception& e) {
         fmt::print(stderr, "cardsync mock: error: {}\n", e.what());
         status = exit_usage;

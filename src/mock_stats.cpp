@@ -45,4 +45,16 @@ std::string MockStats::to_json() const {
     return out;
 }
 
+std::string MockStats::log_line(double requests_per_s) const {
+    std::string out = fmt::format("requests={} requests_per_s={:.1f}", requests, requests_per_s);
+    for (const auto& [status, n] : by_status) out += fmt::format(" status_{}={}", status, n);
+    for (const auto& [code, n] : by_code) out += fmt::format(" code_{}={}", code, n);
+    out += fmt::format(" writes_applied={} connections_current={} connections_total={} connections_refused={} in_flight={} "
+                       "budget_429={} account_429={} faults={}",
+                       writes_applied, connections_current, connections_total, connections_refused, in_flight_current,
+                       budget_rejected, account_rate_rejected,
+                       faults_500 + faults_503 + faults_429 + faults_drop + faults_truncate);
+    return out;
+}
+
 }  // namespace cardsync

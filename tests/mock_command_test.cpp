@@ -192,5 +192,49 @@ TEST(MockCommand, StartFailuresExitWithUsageStatus) {
     EXPECT_NE(err.find("bad.csv:2"), std::string::npos) << err;
 }
 
+// Reads stderr until `want` has appeared `times` times (or 10 s pass); returns everything read.
+std::string read_err_until(int fd, const std::string& want, std::size_t times) {
+    std::string text;
+    char buf[4096];
+    const auto seen = [&] {
+        std::size_t n = 0;
+        for (auto at = text.find(want); at != std::string::npos; at = text.find(want, at + 1)) ++n;
+        return n;
+    };
+    while (seen() < times) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 10000) <= 0) break;
+        const ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    return text;
+}
+
+TEST(MockCommand, CountersAtAnIntervalOnSignalAndAtExit) {
+    Child child({"--api-key", "k-77", "--stats-interval", "0.2"});
+    const auto url = child.read_line();
+    ASSERT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << url;
+    std::string err = read_err_until(child.err_fd, "cardsync mock: stats (interval) ", 2);
+    EXPECT_NE(err.find("stats (interval) requests=0 requests_per_s=0.0 "), std::string::npos) << err;
+
+    test::RawClient c(port_of(url));
+    c.send(test::http_request("PATCH", "/api/partner/v3/contact_card?phone_number=%2B14155550101", R"({"last_name":"J"})", "k-77"));
+    EXPECT_EQ(c.read().status, 404);
+    kill(child.pid, SIGUSR1);
+    err = read_err_until(child.err_fd, "cardsync mock: stats (SIGUSR1) ", 1);
+    const auto line_at = err.find("cardsync mock: stats (SIGUSR1) ");
+    ASSERT_NE(line_at, std::string::npos) << err;
+    const std::string line = err.substr(line_at, err.find('\n', line_at) - line_at);
+    EXPECT_NE(line.find(" requests=1 "), std::string::npos) << line;
+    EXPECT_NE(line.find(" status_404=1 code_2001=1 "), std::string::npos) << line;
+    EXPECT_NE(line.find(" connections_current=1 "), std::string::npos) << line;
+
+    std::string rest;
+    EXPECT_EQ(child.stop(SIGTERM, rest), 0) << "SIGUSR1 did not stop it; SIGTERM does, cleanly";
+    EXPECT_NE(rest.find("cardsync mock: stats (at exit) requests=1 "), std::string::npos) << rest;
+    EXPECT_EQ((err + rest).find("k-77"), std::string::npos) << "the key never appears";
+}
+
 }  // namespace
 }  // namespace cardsync

@@ -28,5 +28,18 @@ TEST(MockStats, SerialisesEveryCounter) {
     EXPECT_EQ(MockStats{}.to_json().find("\"requests_per_100ms\":[]"), MockStats{}.to_json().size() - 24);
 }
 
+TEST(MockStats, LogLineIsPlainKeyValue) {
+    MockStats s;
+    s.requests = 120;
+    s.by_status = {{200, 118}, {429, 2}};
+    s.by_code = {{1007, 2}};
+    s.writes_applied = 118, s.connections_current = 4, s.connections_total = 5, s.connections_refused = 1;
+    s.in_flight_current = 3, s.budget_rejected = 2, s.faults_500 = 1, s.faults_drop = 2;
+    EXPECT_EQ(s.log_line(40),
+              "requests=120 requests_per_s=40.0 status_200=118 status_429=2 code_1007=2 writes_applied=118 "
+              "connections_current=4 connections_total=5 connections_refused=1 in_flight=3 budget_429=2 "
+              "account_429=0 faults=3");
+}
+
 }  // namespace
 }  // namespace cardsync

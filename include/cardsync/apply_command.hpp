@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -40,9 +41,15 @@ struct ApplyArgs {
     std::string budget = "3/10m"; ///< per-number call budget to pace to ("off" to disable)
     bool resume = false;          ///< skip rows already recorded `updated` in --results, append the rest
     double grace_s = 5;           ///< after SIGINT/SIGTERM, time left to requests in flight
-    bool verbose = false;         ///< retries and connection events on stderr
+    bool verbose = false;         ///< one line per attempt, retries and connection events on stderr
     bool skip_unchanged = false;  ///< take a snapshot of the live cards; rows changing nothing are skipped
     bool create_missing = false;  ///< take a snapshot; numbers without a card are created with POST
+
+    // Reporting (run_summary.hpp, progress.hpp).
+    double progress_interval_s = 0;  ///< progress every this many seconds; 0 = 0.5 on a terminal, 10 otherwise
+    std::string summary_json;     ///< write the JSON summary here at the end (empty: none)
+    std::string metrics_file;     ///< write Prometheus text here at the end, atomically (empty: none)
+    std::vector<std::string> command_line;  ///< argv as typed, for the resume command in the summary
 
     // --mock: run against the built-in simulator, started in-process on an ephemeral loopback port
     // with a generated token (no key, no --base-url). Without --mock-seed-cards every valid number

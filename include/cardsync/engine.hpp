@@ -20,11 +20,13 @@
 // through the retry policy. PATCH is idempotent, so a resend is safe.
 
 #include "cardsync/api_endpoint.hpp"
+#include "cardsync/attempt_event.hpp"
 #include "cardsync/clock.hpp"
 #include "cardsync/connection_pool.hpp"
 #include "cardsync/input_identity.hpp"
 #include "cardsync/latency_histogram.hpp"
 #include "cardsync/number_budget.hpp"
+#include "cardsync/progress.hpp"
 #include "cardsync/result_record.hpp"
 #include "cardsync/retry_policy.hpp"
 #include "cardsync/shard.hpp"
@@ -83,6 +85,12 @@ struct ApplyOptions {
     std::uint64_t seed = 0;               ///< jitter seed; 0 = from std::random_device
     std::function<void(std::string_view)> log;   ///< verbose lines (retries, connections); null = none
     std::function<void(std::string_view)> warn;  ///< warnings; null = stderr
+    /// Live reporting (run_summary.hpp, progress.hpp): called on the io thread every
+    /// progress_interval while the run lasts (not at the end: the report is the last word).
+    std::function<void(const ProgressSnapshot&)> progress;
+    Duration progress_interval = std::chrono::seconds(1);
+    /// Called on the io thread once per answered or lost request (--verbose); null = none.
+    std::function<void(const AttemptEvent&)> attempt;
 };
 
 /// What a run did.
@@ -108,18 +116,25 @@ struct ApplyReport {
     double elapsed_s = 0;
     double final_rate = 0;                       ///< the limiter's rate at the end (0 = unlimited)
     LatencyHistogram latency;                    ///< per answered attempt: sent -> answer
-    LatencyHistogram intended_latency;           ///< per answered attempt: due to be sent -> answer (includes pacing)
+    LatencyHistogram intended_latency;           ///< per answered attempt: intended send -> answer, where the
+                                                 ///< intended send is the later of when the request was due
+                                                 ///< (row ready, retry due) and its slot in a fixed-rate
+                                                 ///< schedule at the target rate (wrk2); includes pacing and stalls
     PoolStats pool;
     std::uint64_t peak_rss_kib = 0;              ///< the process's peak resident memory (VmHWM), 0 if unknown
     InputIdentity input;                         ///< what was read (for summaries and `cardsync merge`)
     std::optional<ShardSpec> shard;              ///< this run's shard, when sharded
+    std::map<int, std::uint64_t> api_codes;      ///< API error.code per answer, every attempt counted
+    std::uint64_t retries_exhausted = 0;         ///< requests failed while retryable: attempts (or the allowed wait) ran out
+    double target_rate = 0;                      ///< --rate asked for (0 = no limit)
     std::uint64_t rows_other_shards = 0;         ///< rows read and left to other shards (not in rows_read)
 
     std::uint64_t count(Outcome o) const noexcept { return outcomes[static_cast<std::size_t>(o)]; }
+    std::uint64_t attempts() const noexcept { return requests - resends; }  ///< requests counted as attempts
     std::uint64_t records() const noexcept;
     /// 130 interrupted, 3 aborted, 0 when every row is updated or skipped, 1 otherwise (cli.hpp).
     int exit_status() const noexcept;
-    /// A few lines for stderr: outcomes, statuses, retries, rate, latency, and what to do next.
+    /// The text summary of run_summary.hpp without a resume command (for logs and test messages).
     std::string summary() const;
 };
 

@@ -31,7 +31,9 @@ std::string mock_summary(const MockServer& server);
 /// Runs the simulator: prints its base URL ("http://127.0.0.1:PORT") and a newline on stdout as soon
 /// as it serves, blocks until SIGINT or SIGTERM, stops cleanly, prints a summary of its counters on
 /// stderr, and returns exit_ok; exit_usage (with the reason on stderr) when it cannot start.
-/// Call it before starting other threads: it blocks SIGINT/SIGTERM so that only it receives them.
-int run_mock_command(const MockOptions& options);
+/// SIGUSR1 prints the counters (MockStats::log_line) on stderr, and so does every
+/// `stats_interval_s` seconds when > 0 (--stats-interval); the same line is printed at exit.
+/// Call it before starting other threads: it blocks SIGINT/SIGTERM/SIGUSR1 so that only it receives them.
+int run_mock_command(const MockOptions& options, double stats_interval_s = 0);
 
 }  // namespace cardsync

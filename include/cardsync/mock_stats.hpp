@@ -35,6 +35,12 @@ struct MockStats {
 
     /// One JSON object with the fields above (keys as named here; map keys as strings).
     std::string to_json() const;
+    /// One plain line of key=value pairs for logs (`cardsync mock` --stats-interval, SIGUSR1), no
+    /// newline: "requests=120 requests_per_s=40.0 status_200=118 status_429=2 code_1007=2
+    /// writes_applied=118 connections_current=4 connections_total=4 connections_refused=0
+    /// in_flight=1 budget_429=2 account_429=0 faults=0". `requests_per_s` is given by the caller
+    /// (requests over its last interval).
+    std::string log_line(double requests_per_s) const;
 };
 
 }  // namespace cardsync
