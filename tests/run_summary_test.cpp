@@ -232,8 +232,8 @@ TEST(RunSummary, JsonParsesAndFollowsTheSchema) {
     EXPECT_NE(said.find("7 unchanged rows not sent"), std::string::npos) << said;
     EXPECT_NE(said.find("5 cards created with POST (2 existed already: sent as PATCH)"), std::string::npos) << said;
     const std::string metrics = cardsync::metrics_text(r, ctx);
-    EXPECT_NE(metrics.find("cardsync_rows_unchanged 7\n"), std::string::npos) << metrics;
-    EXPECT_NE(metrics.find("cardsync_create_conflicts 2\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("cardsync_rows_unchanged{shard=\"2\",shard_count=\"8\"} 7\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("cardsync_create_conflicts{shard=\"2\",shard_count=\"8\"} 2\n"), std::string::npos) << metrics;
     std::map<int, std::uint64_t> statuses, codes;
     for (auto f : o["http_status"].get_object()) statuses[std::stoi(std::string(std::string_view(f.unescaped_key())))] = u(f.value());
     EXPECT_EQ(statuses, r.statuses);
