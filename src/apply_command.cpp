@@ -1,6 +1,7 @@
 #include "cardsync/apply_command.hpp"
 
 #include "cardsync/api_endpoint.hpp"
+#include "cardsync/atomic_file.hpp"
 #include "cardsync/cli.hpp"
 #include "cardsync/engine.hpp"
 #include "cardsync/input_error.hpp"

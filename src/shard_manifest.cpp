@@ -1,5 +1,6 @@
 #include "cardsync/shard_manifest.hpp"
 
+#include "cardsync/atomic_file.hpp"
 #include "cardsync/json_text.hpp"
 #include "cardsync/result_record.hpp"
 
@@ -91,16 +92,7 @@ ShardManifest parse_shard_manifest(std::string_view json, const std::string& sou
 }
 
 void write_shard_manifest(const std::string& path, const ShardManifest& manifest) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << to_json(manifest);
-        out.flush();
-        if (!out) throw std::runtime_error("cannot write shard manifest '" + tmp + "': " + std::strerror(errno));
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+    write_file_atomically(path, to_json(manifest));
 }
 
 ShardManifest read_shard_manifest(const std::string& path) {

@@ -330,29 +330,6 @@ TEST(RunSummary, PrometheusTextIsWellFormed) {
               std::string::npos);
 }
 
-TEST(RunSummary, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
-    cardsync::test::TempDir dir;
-    const std::string path = dir.file("cardsync.prom");
-    cardsync::write_file_atomically(path, "first\n");
-    EXPECT_EQ(cardsync::test::read_file(path), "first\n");
-    cardsync::write_file_atomically(path, "second\n");
-    EXPECT_EQ(cardsync::test::read_file(path), "second\n");
-    std::size_t files = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-        (void)entry;
-        ++files;
-    }
-    EXPECT_EQ(files, 1u);
-    EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::others_read,
-              std::filesystem::perms::others_read);
-    try {
-        cardsync::write_file_atomically(dir.file("missing/x.json"), "{}");
-        FAIL() << "no error";
-    } catch (const std::runtime_error& e) {
-        EXPECT_NE(std::string(e.what()).find("missing/x.json"), std::string::npos) << e.what();
-    }
-}
-
 // End to end: the built binary against the simulator in this process, with faults. The summary's
 // figures must agree with the records written and with what the simulator counted.
 TEST(RunSummaryEndToEnd, FiguresAgreeWithTheRecordsAndWithTheSimulator) {

@@ -2,7 +2,7 @@
 // The end-of-run report of `cardsync apply` in three forms, all from one ApplyReport: the text
 // summary for a person (stderr), the JSON summary for pipelines (--summary-json, schema in
 // README), and Prometheus text exposition for a node-exporter textfile collector (--metrics-file).
-// Pure: no clock (the wall time of the end is passed in), no I/O but write_file_atomically.
+// Pure: no clock (the wall time of the end is passed in), no I/O (atomic_file.hpp writes the files).
 
 #include "cardsync/engine.hpp"
 
@@ -64,9 +64,5 @@ std::string summary_json(const ApplyReport& r, const RunContext& ctx);
 /// Prometheus text exposition format 0.0.4 of the same figures (metric names in README).
 std::string metrics_text(const ApplyReport& r, const RunContext& ctx);
 
-/// Writes `text` to `path` through a temporary file in the same directory, then rename(2): a reader
-/// (a textfile collector) sees the old file or the new one, never half of one. Throws
-/// std::runtime_error naming the path and the system's reason.
-void write_file_atomically(const std::string& path, std::string_view text);
 
 }  // namespace cardsync
