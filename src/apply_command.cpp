@@ -343,7 +343,7 @@ struct InputTrace {
 
 // Writes <results>.shard.json for a sharded run, and says on stderr what the shard left to others.
 void finish_shard(const ApplyArgs& args, const InputTrace& trace, const InputIdentity& input,
-                  const OutcomeCounts& outcomes, std::uint64_t records) {
+                  const OutcomeCounts& outcomes, std::uint64_t records, const std::string& summary = {}) {
     if (!trace.shard) return;
     ShardManifest m;
     m.input = input;
@@ -353,6 +353,7 @@ void finish_shard(const ApplyArgs& args, const InputTrace& trace, const InputIde
     m.records = records;
     m.rows_other_shards = trace.sharded->rows_other_shards();
     m.outcomes = outcomes;
+    m.summary_path = path_from_manifest_dir(summary, args.results);  // for `cardsync merge --summary-out`
     write_shard_manifest(shard_manifest_path(args.results), m);
     if (!args.quiet)
         fmt::print(stderr, "cardsync: shard {}/{}: {} rows left to other shards; manifest '{}'\n", m.shard.index,
@@ -428,7 +429,7 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, con
         if (resumed) fmt::print(stderr, "cardsync: resumed: {} rows were already updated\n", options.already_updated.size());
         std::fputs(summary_text(report, ctx).c_str(), stderr);
     }
-    finish_shard(args, trace, report.input, report.outcomes, kept + writer.records_written());
+    finish_shard(args, trace, report.input, report.outcomes, kept + writer.records_written(), args.summary_json);
     int status = report.exit_status();
     // The run is over and its records are safe: a summary that cannot be written is reported, and
     // turns a clean exit into a usage error so that a pipeline notices.

@@ -56,6 +56,24 @@ void LatencyHistogram::merge(const LatencyHistogram& other) noexcept {
     sum_ = saturating_add(sum_, other.sum_);
 }
 
+void LatencyHistogram::record_in_bucket(std::uint64_t us, std::uint64_t n) noexcept {
+    if (n == 0) return;
+    const std::size_t b = bucket_of(us);
+    counts_[b] += n;
+    count_ += n;
+    min_ = std::min(min_, bucket_low(b));
+    max_ = std::max(max_, b == bucket_count - 1 ? std::max(us, bucket_high(b)) : bucket_high(b));
+    const std::uint64_t total = n > ~std::uint64_t{0} / std::max<std::uint64_t>(us, 1) ? ~std::uint64_t{0} : us * n;
+    sum_ = saturating_add(sum_, total);
+}
+
+void LatencyHistogram::set_exact(std::uint64_t min, std::uint64_t max, std::uint64_t sum) noexcept {
+    if (count_ == 0) return;
+    min_ = min;
+    max_ = max;
+    sum_ = sum;
+}
+
 void LatencyHistogram::reset() noexcept { *this = LatencyHistogram{}; }
 
 double LatencyHistogram::mean() const noexcept {

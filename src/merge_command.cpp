@@ -1,5 +1,6 @@
 #include "cardsync/merge_command.hpp"
 
+#include "cardsync/atomic_file.hpp"
 #include "cardsync/cli.hpp"
 #include "cardsync/line_merge.hpp"
 #include "cardsync/result_record.hpp"
@@ -7,6 +8,7 @@
 #include "cardsync/shard.hpp"
 #include "cardsync/shard_manifest.hpp"
 #include "cardsync/sorted_results.hpp"
+#include "cardsync/summary_merge.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -30,6 +32,8 @@ CLI::App* add_merge_command(CLI::App& app, MergeArgs& args) {
         ->required();
     cmd->add_option("-o,--out", args.out, "Merged results: NDJSON or CSV by extension; - = NDJSON on stdout")
         ->required();
+    cmd->add_option("--summary-out", args.summary_out,
+                    "Also merge the shards' JSON summaries (each run with --summary-json) into this file");
     cmd->add_flag("--allow-partial", args.allow_partial,
                   "Merge shards whose run stopped before the end of the input (their unread rows have no record)");
     cmd->add_option("--sort-run", args.run_records,
@@ -50,6 +54,34 @@ ShardFile load_shard(const std::string& file) {
                                     "crashed writes none (finish it with --resume)");
     }
     return ShardFile{file, read_shard_manifest(manifest)};
+}
+
+// The summary of each shard, through its manifest, checked to describe that shard's run.
+std::vector<ParsedSummary> load_summaries(const std::vector<ShardFile>& shards) {
+    std::vector<ParsedSummary> out;
+    for (const auto& s : shards) {
+        const auto& m = s.manifest;
+        const std::string shard = fmt::format("shard {}/{}", m.shard.index, m.shard.count);
+        const std::string manifest = shard_manifest_path(s.file);
+        if (m.summary_path.empty())
+            throw std::invalid_argument(fmt::format(
+                "{} ('{}') has no summary: its run had no --summary-json (run the shards with --summary-json FILE, "
+                "or merge without --summary-out)", shard, s.file));
+        const std::string path = resolve_from_manifest(m.summary_path, manifest);
+        if (!std::filesystem::exists(path))
+            throw std::invalid_argument(fmt::format("the summary of {} ('{}', named by '{}') is missing", shard, path,
+                                                    manifest));
+        auto summary = read_run_summary(path);
+        const auto& r = summary.report;
+        if (!r.shard || *r.shard != m.shard || !r.input.same_content(m.input) || r.input.complete != m.input.complete)
+            throw std::invalid_argument(fmt::format(
+                "the summary '{}' is not of {}: it describes {} of input size {} sha256 {}, its manifest '{}' {} of "
+                "size {} sha256 {} (a summary left by another run?)", path, shard,
+                r.shard ? fmt::format("shard {}/{}", r.shard->index, r.shard->count) : std::string("an unsharded run"),
+                r.input.bytes, r.input.sha256, manifest, shard, m.input.bytes, m.input.sha256));
+        out.push_back(std::move(summary));
+    }
+    return out;
 }
 
 // Removes the temporary output unless the merge got to the end.
@@ -78,6 +110,9 @@ int merge(const MergeArgs& args) {
     check_shard_set(shards, args.allow_partial);
     std::sort(shards.begin(), shards.end(),
               [](const auto& a, const auto& b) { return a.manifest.shard.index < b.manifest.shard.index; });
+    // Summaries are checked before anything is written: a refused merge leaves no output.
+    std::vector<ParsedSummary> summaries;
+    if (!args.summary_out.empty()) summaries = load_summaries(shards);
 
     // Each shard sorted by line (its records come out as rows finished), checked against its manifest.
     // The memory bound is for the whole merge: each shard keeps its last sorted run in memory.
@@ -131,6 +166,10 @@ int merge(const MergeArgs& args) {
         std::filesystem::rename(pending.path, args.out);
         pending.keep = true;
     }
+    if (!args.summary_out.empty()) {
+        const auto merged = merge_summaries(summaries);
+        write_file_atomically(args.summary_out, summary_json(merged.report, merged.context));
+    }
 
     std::uint64_t total = 0, fine = 0;
     for (std::size_t i = 0; i < counts.size(); ++i) {
@@ -150,6 +189,7 @@ int merge(const MergeArgs& args) {
             sep = ", ";
         }
         if (superseded) line += fmt::format(" ({} earlier records of resumed runs replaced)", superseded);
+        if (!args.summary_out.empty()) line += fmt::format("; summaries merged into '{}'", args.summary_out);
         fmt::print(stderr, "{}\n", line);
     }
     return fine == total ? exit_ok : exit_rows_failed;

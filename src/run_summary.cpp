@@ -21,7 +21,8 @@ namespace {
 constexpr std::array<Outcome, 5> run_outcomes = {Outcome::updated, Outcome::skipped, Outcome::invalid,
                                                  Outcome::rejected, Outcome::failed};
 
-double achieved_rate(const ApplyReport& r) {
+double achieved_rate(const ApplyReport& r, const RunContext& ctx) {
+    if (ctx.achieved_rate) return *ctx.achieved_rate;
     return r.elapsed_s > 0 ? static_cast<double>(r.requests) / r.elapsed_s : 0.0;
 }
 
@@ -115,6 +116,7 @@ std::string resume_command(const std::vector<std::string>& argv) {
 }
 
 std::vector<std::string> next_steps(const ApplyReport& r, const RunContext& ctx) {
+    if (ctx.next_steps) return *ctx.next_steps;
     std::vector<std::string> steps;
     const auto failed = r.count(Outcome::failed), rejected = r.count(Outcome::rejected),
                invalid = r.count(Outcome::invalid);
@@ -149,7 +151,7 @@ std::string summary_text(const ApplyReport& r, const RunContext& ctx) {
         s += fmt::format("; {} cards created with POST ({} existed already: sent as PATCH)", r.creates, r.create_conflicts);
     s += '\n';
     s += fmt::format("cardsync: {} requests ({} attempts, {} retries, {} free resends) in {:.1f} s: {:.1f}/s achieved",
-                     r.requests, r.attempts(), r.retries, r.resends, r.elapsed_s, achieved_rate(r));
+                     r.requests, r.attempts(), r.retries, r.resends, r.elapsed_s, achieved_rate(r, ctx));
     s += r.target_rate > 0 ? fmt::format(" of {:g}/s target", r.target_rate) : std::string(", no rate limit");
     if (r.throttled) s += fmt::format("; throttled {} times, rate at the end {:.1f}/s", r.throttled, r.final_rate);
     s += '\n';
@@ -221,7 +223,7 @@ std::string summary_json(const ApplyReport& r, const RunContext& ctx) {
                      "\"http_5xx\":{},\"parse\":{},\"retries_exhausted\":{}}}",
                      e.connect, e.tls, e.write, e.read, e.timeout, e.http_4xx, e.http_5xx, e.parse, e.retries_exhausted);
     o += fmt::format(",\"wall_time_s\":{:.3f},\"rate\":{{\"target\":{},\"achieved\":{:.3f},\"final\":{}}}", r.elapsed_s,
-                     r.target_rate, achieved_rate(r), r.final_rate);
+                     r.target_rate, achieved_rate(r, ctx), r.final_rate);
     o += ",\"latency_us\":";
     append_histogram_json(o, r.latency);
     o += ",\"intended_latency_us\":";
@@ -289,7 +291,7 @@ std::string metrics_text(const ApplyReport& r, const RunContext& ctx) {
     family("cardsync_rate_target", "gauge", "Requests per second asked for (0 = no limit).");
     sample("cardsync_rate_target", "", r.target_rate);
     family("cardsync_rate_achieved", "gauge", "Requests per second achieved over the last run.");
-    sample("cardsync_rate_achieved", "", achieved_rate(r));
+    sample("cardsync_rate_achieved", "", achieved_rate(r, ctx));
     family("cardsync_latency_seconds", "summary",
            "Answer latency of the last run, from the actual send (from=\"sent\") and from the intended send (from=\"intended\").");
     for (auto [from, h] : {std::pair{"sent", &r.latency}, std::pair{"intended", &r.intended_latency}}) {

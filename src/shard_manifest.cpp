@@ -44,7 +44,12 @@ std::string to_json(const ShardManifest& m) {
                        m.results_format == ResultsFormat::csv ? "csv" : "ndjson", m.records, m.rows_other_shards);
     for (std::size_t i = 0; i < m.outcomes.size(); ++i)
         out += fmt::format("{}\"{}\":{}", i ? "," : "", to_string(static_cast<Outcome>(i)), m.outcomes[i]);
-    out += "}}\n";
+    out += "}";
+    if (!m.summary_path.empty()) {
+        out += ",\"summary\":";
+        append_json_string(out, m.summary_path);
+    }
+    out += "}\n";
     return out;
 }
 
@@ -88,7 +93,27 @@ ShardManifest parse_shard_manifest(std::string_view json, const std::string& sou
     m.rows_other_shards = uint("/rows_other_shards");
     for (std::size_t i = 0; i < m.outcomes.size(); ++i)
         m.outcomes[i] = uint("/outcomes/" + std::string(to_string(static_cast<Outcome>(i))));
+    simdjson::dom::element summary;
+    if (!root.at_pointer("/summary").get(summary)) {  // optional: older manifests have none
+        std::string_view s;
+        if (summary.get(s) || s.empty()) bad(source, "summary is not a file name");
+        m.summary_path = std::string(s);
+    }
     return m;
+}
+
+std::string path_from_manifest_dir(const std::string& path, const std::string& results_path) {
+    if (path.empty()) return {};
+    const auto target = std::filesystem::absolute(path).lexically_normal();
+    const auto dir = std::filesystem::absolute(results_path).lexically_normal().parent_path();
+    const auto relative = target.lexically_relative(dir);
+    return relative.empty() ? target.string() : relative.string();
+}
+
+std::string resolve_from_manifest(const std::string& stored, const std::string& manifest_path) {
+    const std::filesystem::path p(stored);
+    if (p.is_absolute()) return stored;
+    return (std::filesystem::path(manifest_path).parent_path() / p).lexically_normal().string();
 }
 
 void write_shard_manifest(const std::string& path, const ShardManifest& manifest) {

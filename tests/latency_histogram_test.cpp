@@ -146,3 +146,30 @@ TEST(LatencyHistogram, DurationsAndOutOfRangeValues) {
     EXPECT_EQ(h.count(), 0u);
     EXPECT_EQ(h.percentile(99), 0u);
 }
+
+TEST(LatencyHistogram, RebuiltFromBucketsGivesTheSamePercentiles) {
+    std::mt19937_64 rng(7);
+    std::lognormal_distribution<double> dist(9.0, 1.2);
+    LatencyHistogram original;
+    for (int i = 0; i < 5000; ++i) original.record(static_cast<std::uint64_t>(dist(rng)));
+    LatencyHistogram rebuilt;
+    for (std::size_t i = 0; i < LatencyHistogram::bucket_count; ++i)
+        rebuilt.record_in_bucket(LatencyHistogram::bucket_low(i), original.bucket(i));
+    EXPECT_EQ(rebuilt.count(), original.count());
+    // Bucket bounds only: min and max within their buckets until the exact ones are put back.
+    EXPECT_EQ(LatencyHistogram::bucket_of(rebuilt.min()), LatencyHistogram::bucket_of(original.min()));
+    EXPECT_EQ(LatencyHistogram::bucket_of(rebuilt.max()), LatencyHistogram::bucket_of(original.max()));
+    const auto sum = static_cast<std::uint64_t>(std::llround(original.mean() * static_cast<double>(original.count())));
+    rebuilt.set_exact(original.min(), original.max(), sum);
+    EXPECT_EQ(rebuilt.min(), original.min());
+    EXPECT_EQ(rebuilt.max(), original.max());
+    EXPECT_DOUBLE_EQ(rebuilt.mean(), original.mean());
+    for (double p : {0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0}) EXPECT_EQ(rebuilt.percentile(p), original.percentile(p)) << p;
+    for (std::size_t i = 0; i < LatencyHistogram::bucket_count; ++i) ASSERT_EQ(rebuilt.bucket(i), original.bucket(i)) << i;
+
+    LatencyHistogram empty;
+    empty.record_in_bucket(100, 0);
+    empty.set_exact(1, 2, 3);
+    EXPECT_EQ(empty.count(), 0u);
+    EXPECT_EQ(empty.max(), 0u);
+}

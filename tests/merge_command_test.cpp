@@ -10,6 +10,7 @@
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -481,6 +482,105 @@ TEST(MergeCommand, AnInterruptedShardIsRefusedUntilResumed) {
         EXPECT_TRUE(merged[i].outcome == Outcome::updated || merged[i].outcome == Outcome::skipped)
             << merged[i].line << " " << to_string(merged[i].outcome);
     }
+}
+
+}  // namespace
+
+namespace {
+
+// Counts of a JSON object of counts ({"200": 12, ...}) added into `into`.
+void add_counts(std::map<std::string, std::uint64_t>& into, simdjson::dom::object counts) {
+    for (auto field : counts) into[std::string(field.key)] += std::uint64_t(field.value);
+}
+
+TEST(MergeCommand, MergesTheShardsSummaries) {
+    TempDir dir;
+    std::filesystem::create_directory(dir.file("sums"));
+    const std::string input = samples + "/contacts.csv";
+    std::vector<std::string> results, summaries;
+    for (unsigned i = 0; i < 3; ++i) {
+        results.push_back(dir.file("r-" + std::to_string(i) + ".ndjson"));
+        summaries.push_back(dir.file("sums/s-" + std::to_string(i) + ".json"));
+        const auto r = run_process(with(send_args(input), {"--shard", std::to_string(i) + "/3", "--results",
+                                                           results.back(), "--summary-json", summaries.back()}));
+        ASSERT_TRUE(r.exit_code == exit_ok || r.exit_code == exit_rows_failed) << r.err;
+    }
+    // The manifest names the summary relative to itself, so merge finds it from any directory.
+    EXPECT_EQ(read_shard_manifest(shard_manifest_path(results[2])).summary_path, "sums/s-2.json");
+
+    const auto merged_path = dir.file("merged.summary.json");
+    const auto r = merge(results, dir.file("merged.ndjson"), {"--summary-out", merged_path});
+    ASSERT_TRUE(r.exit_code == exit_ok || r.exit_code == exit_rows_failed) << r.err;
+    EXPECT_NE(r.err.find("summaries merged into '" + merged_path + "'"), std::string::npos) << r.err;
+
+    simdjson::dom::parser parser;
+    std::uint64_t recorded = 0, read = 0, sent = 0, latency_count = 0, intended_count = 0;
+    double longest = 0;
+    std::map<std::string, std::uint64_t> statuses, codes;
+    std::string sha256;
+    for (const auto& path : summaries) {
+        simdjson::dom::element s;
+        ASSERT_FALSE(parser.load(path).get(s)) << path;
+        recorded += std::uint64_t(s["rows"]["recorded"]);
+        read += std::uint64_t(s["rows"]["read"]);
+        sent += std::uint64_t(s["requests"]["sent"]);
+        latency_count += std::uint64_t(s["latency_us"]["count"]);
+        intended_count += std::uint64_t(s["intended_latency_us"]["count"]);
+        longest = std::max(longest, double(s["wall_time_s"]));
+        add_counts(statuses, s["http_status"]);
+        add_counts(codes, s["api_error_code"]);
+        sha256 = std::string(std::string_view(s["input"]["sha256"]));
+    }
+    ASSERT_GT(latency_count, 0u);
+    ASSERT_GT(statuses.size(), 1u);  // the samples get more than one answer
+
+    simdjson::dom::parser merged_parser;
+    simdjson::dom::element m;
+    ASSERT_FALSE(merged_parser.load(merged_path).get(m)) << test::read_file(merged_path);
+    EXPECT_EQ(std::int64_t(m["schema_version"]), 1);
+    EXPECT_TRUE(m["shard"].is_null());
+    EXPECT_TRUE(m["resume_command"].is_null());
+    EXPECT_EQ(std::string_view(m["input"]["sha256"]), sha256);
+    EXPECT_TRUE(bool(m["input"]["complete"]));
+    EXPECT_EQ(std::string_view(m["state"]), "completed");
+    EXPECT_EQ(std::int64_t(m["exit_status"]), r.exit_code);
+    EXPECT_EQ(std::uint64_t(m["rows"]["recorded"]), recorded);
+    EXPECT_EQ(std::uint64_t(m["rows"]["recorded"]), read_records(dir.file("merged.ndjson")).size());
+    EXPECT_EQ(std::uint64_t(m["rows"]["read"]), read);
+    EXPECT_EQ(std::uint64_t(m["rows"]["other_shards"]), 0u);
+    EXPECT_EQ(std::uint64_t(m["requests"]["sent"]), sent);
+    EXPECT_EQ(std::uint64_t(m["latency_us"]["count"]), latency_count);
+    EXPECT_EQ(std::uint64_t(m["intended_latency_us"]["count"]), intended_count);
+    EXPECT_NEAR(double(m["wall_time_s"]), longest, 1e-9);
+    std::map<std::string, std::uint64_t> merged_statuses, merged_codes;
+    add_counts(merged_statuses, m["http_status"]);
+    add_counts(merged_codes, m["api_error_code"]);
+    EXPECT_EQ(merged_statuses, statuses);
+    EXPECT_EQ(merged_codes, codes);
+    std::uint64_t in_buckets = 0;
+    for (simdjson::dom::array bucket : simdjson::dom::array(m["latency_us"]["buckets"])) in_buckets += std::uint64_t(bucket.at(2));
+    EXPECT_EQ(in_buckets, latency_count);
+
+    // Refused, writing nothing, when a shard's summary is gone or its run had none.
+    const auto refused = [&](const std::string& why) {
+        const auto out = dir.file("refused.ndjson"), summary = dir.file("refused.summary.json");
+        const auto no = merge(results, out, {"--summary-out", summary});
+        EXPECT_EQ(no.exit_code, exit_usage) << no.err;
+        EXPECT_NE(no.err.find("merge refused: " + why), std::string::npos) << no.err;
+        EXPECT_FALSE(std::filesystem::exists(out));
+        EXPECT_FALSE(std::filesystem::exists(summary));
+    };
+    std::filesystem::remove(summaries[1]);
+    refused("the summary of shard 1/3 ('" + summaries[1] + "', named by '" + shard_manifest_path(results[1]) +
+            "') is missing");
+    // Another shard's summary in its place.
+    std::filesystem::copy_file(summaries[0], summaries[1]);
+    refused("the summary '" + summaries[1] + "' is not of shard 1/3: it describes shard 0/3");
+    const auto again = run_process(with(send_args(input), {"--shard", "1/3", "--results", results[1]}));
+    ASSERT_TRUE(again.exit_code == exit_ok || again.exit_code == exit_rows_failed) << again.err;
+    refused("shard 1/3 ('" + results[1] + "') has no summary: its run had no --summary-json");
+    // Without --summary-out the summaries are not needed.
+    EXPECT_NE(merge(results, dir.file("plain.ndjson")).exit_code, exit_usage);
 }
 
 }  // namespace

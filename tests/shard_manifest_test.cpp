@@ -76,6 +76,38 @@ TEST(ShardManifest, RefusesWhatIsNotAManifest) {
     EXPECT_NE(message(replace("\"planned\":6", "\"planned_\":6")).find("no outcomes/planned"), std::string::npos);
 }
 
+TEST(ShardManifest, SummaryPathIsOptionalAndRoundTrips) {
+    auto m = manifest(0, 2);
+    const std::string without = to_json(m);
+    EXPECT_EQ(without.find("summary"), std::string::npos) << without;
+    EXPECT_EQ(parse_shard_manifest(without, "old.json").summary_path, "");  // manifests written before it
+    m.summary_path = "sum/s-0.json";
+    const std::string with = to_json(m);
+    EXPECT_NE(with.find(",\"summary\":\"sum/s-0.json\"}"), std::string::npos) << with;
+    EXPECT_EQ(parse_shard_manifest(with, "m.json").summary_path, "sum/s-0.json");
+    std::string bad = with;
+    bad.replace(bad.find("\"sum/s-0.json\""), 14, "7");
+    try {
+        parse_shard_manifest(bad, "m.json");
+        ADD_FAILURE() << "accepted " << bad;
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("shard manifest 'm.json': summary is not a file name"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(ShardManifest, SummaryPathIsStoredRelativeToTheManifestAndResolvedFromIt) {
+    EXPECT_EQ(path_from_manifest_dir("", "out/r.ndjson"), "");
+    EXPECT_EQ(path_from_manifest_dir("out/s.json", "out/r.ndjson"), "s.json");
+    EXPECT_EQ(path_from_manifest_dir("sums/s.json", "out/r.ndjson"), "../sums/s.json");
+    EXPECT_EQ(path_from_manifest_dir("/abs/s.json", "/abs/deeper/r.ndjson"), "../s.json");
+    // Found again from wherever merge runs: beside the manifest as given on its command line.
+    EXPECT_EQ(resolve_from_manifest("s.json", "/data/out/r.ndjson.shard.json"), "/data/out/s.json");
+    EXPECT_EQ(resolve_from_manifest("../sums/s.json", "out/r.ndjson.shard.json"), "sums/s.json");
+    EXPECT_EQ(resolve_from_manifest("s.json", "r.ndjson.shard.json"), "s.json");
+    EXPECT_EQ(resolve_from_manifest("/x/s.json", "out/r.ndjson.shard.json"), "/x/s.json");
+}
+
 TEST(ShardManifest, WritesBesideTheResultsAndReadsBack) {
     test::TempDir dir;
     const auto results = dir.file("out-1.ndjson");

@@ -25,6 +25,13 @@ public:
     void record(Duration d) noexcept;
     /// Adds every value recorded in `other`.
     void merge(const LatencyHistogram& other) noexcept;
+    /// Adds `n` values known only to lie in the bucket holding `us` (rebuilding a histogram from
+    /// exported buckets). min, max and mean then follow the bucket's bounds and `us`: set_exact()
+    /// puts back exact ones when they are known.
+    void record_in_bucket(std::uint64_t us, std::uint64_t n) noexcept;
+    /// Replaces min, max and the sum of the values with figures known from elsewhere (an exported
+    /// summary); ignored when empty.
+    void set_exact(std::uint64_t min, std::uint64_t max, std::uint64_t sum) noexcept;
     /// Forgets everything.
     void reset() noexcept;
 

@@ -7,6 +7,9 @@
 // shard's input read to the end (unless --allow-partial), and each file holding the records its
 // manifest counts. While merging, a line recorded by two shards is an error. The output is written
 // to a temporary file renamed into place at the end, so a refused merge leaves no output.
+//
+// With --summary-out it also merges the shards' JSON summaries (summary_merge.hpp), each found
+// through its manifest and checked against it (same input, same shard) before anything is written.
 
 #include <cstddef>
 #include <string>
@@ -21,6 +24,7 @@ namespace cardsync {
 struct MergeArgs {
     std::vector<std::string> shards;   ///< results files of the shards, any order, CSV or NDJSON
     std::string out;                   ///< merged results: format by extension; "-" = NDJSON on stdout
+    std::string summary_out;           ///< merged JSON summary of the shards (empty: none)
     bool allow_partial = false;        ///< accept shards whose run stopped before the end of the input
     bool quiet = false;                ///< no summary on stderr
     std::size_t run_records = 200'000; ///< records held in memory for sorting, all shards together

@@ -7,6 +7,7 @@
 #include "cardsync/engine.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,11 @@ struct RunContext {
     /// (nothing to resume from).
     std::string resume_command;
     double finished_unix_s = 0;  ///< wall-clock time of the end (for the metrics' timestamp)
+    /// Set for a summary merged from shards (summary_merge.hpp), where they cannot be derived from
+    /// the report: the achieved rate (the shards' rates summed: they ran side by side) and the next
+    /// steps (each shard's, naming the shard).
+    std::optional<double> achieved_rate;
+    std::optional<std::vector<std::string>> next_steps;
 };
 
 /// Quotes `arg` for a POSIX shell when it needs it ('...' with embedded ' as '\'').

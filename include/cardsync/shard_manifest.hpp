@@ -9,7 +9,12 @@
 //    "shard":{"index":0,"count":4},
 //    "results":{"path":"out-0.ndjson","format":"ndjson","records":310},
 //    "rows_other_shards":930,
-//    "outcomes":{"updated":300,"invalid":10,"rejected":0,"failed":0,"skipped":0,"planned":0}}
+//    "outcomes":{"updated":300,"invalid":10,"rejected":0,"failed":0,"skipped":0,"planned":0},
+//    "summary":"out-0.summary.json"}
+//
+// "summary" (optional; absent when the run had no --summary-json, and in manifests written before it
+// existed) is the run's JSON summary, relative to the manifest's directory unless absolute, so that
+// `cardsync merge --summary-out` finds it from any working directory.
 
 #include "cardsync/input_identity.hpp"
 #include "cardsync/results_writer.hpp"
@@ -37,7 +42,15 @@ struct ShardManifest {
     std::uint64_t records = 0;                 ///< records in the results file when the run ended
     std::uint64_t rows_other_shards = 0;       ///< rows read and left to other shards
     OutcomeCounts outcomes{};                  ///< this run's records per outcome
+    std::string summary_path;                  ///< the run's --summary-json as stored (see above); empty: none
 };
+
+/// `path` as the manifest of `results_path` stores it: relative to the results file's directory
+/// (both made absolute against the working directory first). Empty stays empty.
+std::string path_from_manifest_dir(const std::string& path, const std::string& results_path);
+
+/// A path stored in the manifest at `manifest_path` (path_from_manifest_dir) as a path usable here.
+std::string resolve_from_manifest(const std::string& stored, const std::string& manifest_path);
 
 /// Where the manifest of `results_path` lives: the same path with ".shard.json" appended.
 std::string shard_manifest_path(std::string_view results_path);
