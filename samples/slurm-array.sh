@@ -58,7 +58,8 @@ shard)
     # --shard-count takes the index from SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN).
     status=0
     "$cardsync" apply "$input" --shard-count "$shards" --rate "$rate" --resume \
-        --results "$outdir/shard-$SLURM_ARRAY_TASK_ID.ndjson" "${extra[@]}" || status=$?
+        --results "$outdir/shard-$SLURM_ARRAY_TASK_ID.ndjson" \
+        --summary-json "$outdir/summary-$SLURM_ARRAY_TASK_ID.json" "${extra[@]}" || status=$?
     [[ $status -eq 1 ]] && status=0  # finished; some rows not fine, and their records say why
     exit "$status"
     ;;
@@ -66,7 +67,7 @@ merge)
     files=()
     for ((i = 0; i < shards; i++)); do files+=("$outdir/shard-$i.ndjson"); done
     status=0
-    "$cardsync" merge --out "$outdir/merged.ndjson" "${files[@]}" || status=$?
+    "$cardsync" merge --out "$outdir/merged.ndjson" --summary-out "$outdir/summary.json" "${files[@]}" || status=$?
     [[ $status -eq 1 ]] && status=0
     exit "$status"
     ;;

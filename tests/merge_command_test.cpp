@@ -350,6 +350,8 @@ TEST(MergeCommand, TheSlurmSampleRunsShardsAndMerges) {
     ASSERT_EQ(records.size(), 34u);
     EXPECT_TRUE(std::is_sorted(records.begin(), records.end(),
                                [](const auto& a, const auto& b) { return a.line < b.line; }));
+    const std::string summary = test::read_file(out + "/summary.json");  // the shards' summaries, merged
+    EXPECT_NE(summary.find("\"recorded\":34"), std::string::npos) << summary;
     // A shard missing: the merge job fails with the reason.
     std::filesystem::remove(out + "/shard-1.ndjson");
     const auto refused = run_process({"/bin/bash", script, "merge", input, out, "3"}, {}, env);
