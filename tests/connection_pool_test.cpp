@@ -5,6 +5,7 @@
 #include "cardsync/api_endpoint.hpp"
 #include "cardsync/mock_server.hpp"
 #include "cardsync/request_codec.hpp"
+#include "support/loopback_listener.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -36,17 +37,7 @@ class ScriptServer {
 public:
     using Script = std::function<void(int connection, int fd)>;
     explicit ScriptServer(Script script) : script_(std::move(script)) {
-        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        ::listen(listener_, 16);
-        socklen_t len = sizeof addr;
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
+        listener_ = cardsync::test::listen_on_loopback(port_);
         thread_ = std::thread([this] { serve(); });
     }
     ~ScriptServer() {

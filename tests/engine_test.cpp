@@ -11,6 +11,7 @@
 #include "cardsync/snapshot_fetch.hpp"
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/sync_plan.hpp"
+#include "support/loopback_listener.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -430,15 +431,7 @@ TEST(Engine, WrongKeyStopsTheRunAndSendsNothingMore) {
 class EchoingServer {
 public:
     EchoingServer() {
-        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        ::listen(listener_, 4);
-        socklen_t len = sizeof addr;
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
+        listener_ = cardsync::test::listen_on_loopback(port_);
         thread_ = std::thread([this] { serve(); });
     }
     ~EchoingServer() {

@@ -3,6 +3,7 @@
 #include "cardsync/snapshot_fetch.hpp"
 
 #include "cardsync/mock_server.hpp"
+#include "support/loopback_listener.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -146,15 +147,7 @@ TEST(SnapshotFetch, AWrongKeyStopsAtOnceAndIsNeverQuoted) {
 class FixedServer {
 public:
     explicit FixedServer(std::string answer) : answer_(std::move(answer)) {
-        listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        ::listen(listener_, 4);
-        socklen_t len = sizeof addr;
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
+        listener_ = cardsync::test::listen_on_loopback(port_);
         thread_ = std::thread([this] { serve(); });
     }
     ~FixedServer() {
