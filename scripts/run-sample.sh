@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target cardsync
+# build messages to stderr: stdout carries only the records
+cmake --build build -j"$(nproc)" --target cardsync >&2
 exec build/cardsync apply samples/contacts.csv --mock \
     --mock-seed-cards samples/mock-cards.csv --mock-outside-prefix +1800 \
     --mock-state-out build/sample-cards.ndjson "$@"
