@@ -2,27 +2,29 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/basic_parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/http/error.hpp>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <fmt/core.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -35,11 +37,10 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using executor = net::io_context::executor_type;
 using tcp_stream = beast::basic_stream<tcp, executor>;
-using tls_stream = beast::ssl_stream<tcp_stream>;
+using socket = net::basic_stream_socket<tcp, executor>;
 using timer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, executor>;
 using error_code = boost::system::error_code;
 using namespace net::experimental::awaitable_operators;
@@ -81,6 +82,7 @@ public:
         out_.clear();
         body_limit(sink ? std::max(max_body, max_response_body) : max_response_body);
         header_limit(64 * 1024);
+        eager(true);  // the body in the same put() as the header when it is there
     }
 
 private:
@@ -121,7 +123,7 @@ private:
     const std::function<void(std::string_view)>* sink_;
 };
 
-// Why a connection ended, set by whichever coroutine noticed first.
+// Why a connection ended, set by whichever side noticed first.
 struct Failure {
     TransportError kind = TransportError::none;
     std::string detail;
@@ -129,30 +131,163 @@ struct Failure {
     bool certificate = false;
 };
 
+// What the socket (or OpenSSL over it) did with one non-blocking read or write.
+enum class Want { nothing, read, write };
+struct IoResult {
+    std::size_t bytes = 0;
+    Want want = Want::nothing;  // nothing moved: wait for this readiness and try again
+    error_code ec;              // eof, reset, TLS alert...; set when bytes == 0 and want == nothing
+
+    static IoResult moved(std::size_t n) { return {n, Want::nothing, {}}; }
+    static IoResult wait(Want w) { return {0, w, {}}; }
+    static IoResult failed(error_code e) { return {0, Want::nothing, e}; }
+};
+
+// The socket as OpenSSL sees it (a BIO of our own): reads come from `cipher`, which the pool fills
+// with Asio's async_read_some (one recv per readiness, no speculative read after a short one, no
+// epoll_ctl per wait); writes go straight to the socket.
+struct SocketIo {
+    int fd = -1;
+    beast::flat_buffer cipher;  // TLS bytes read from the socket, not yet taken by OpenSSL
+    bool eof = false;           // the server closed its side
+    int error = 0;              // errno of the last failed send, 0 if none
+};
+
+int bio_read(BIO* b, char* data, std::size_t size, std::size_t* got) {
+    auto* io = static_cast<SocketIo*>(BIO_get_data(b));
+    BIO_clear_retry_flags(b);
+    if (io->cipher.size() == 0) {
+        if (!io->eof) BIO_set_retry_read(b);  // the pool reads the socket and calls OpenSSL again
+        return 0;
+    }
+    *got = net::buffer_copy(net::buffer(data, size), io->cipher.data());
+    io->cipher.consume(*got);
+    return 1;
+}
+
+int bio_write(BIO* b, const char* data, std::size_t size, std::size_t* put) {
+    auto* io = static_cast<SocketIo*>(BIO_get_data(b));
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        const ssize_t n = ::send(io->fd, data, size, MSG_NOSIGNAL);
+        if (n >= 0) {
+            *put = static_cast<std::size_t>(n);
+            return 1;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(b);
+        else io->error = errno;
+        return 0;
+    }
+}
+
+long bio_ctrl(BIO* b, int cmd, long, void*) {
+    if (cmd == BIO_CTRL_FLUSH) return 1;  // nothing is buffered here
+    if (cmd == BIO_CTRL_EOF) {
+        const auto* io = static_cast<SocketIo*>(BIO_get_data(b));
+        return io->eof && io->cipher.size() == 0 ? 1 : 0;
+    }
+    return 0;
+}
+
+BIO_METHOD* socket_bio_method() {
+    static BIO_METHOD* const method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cardsync socket");
+        if (!m) throw std::runtime_error("OpenSSL could not create a BIO method");
+        BIO_meth_set_read_ex(m, bio_read);
+        BIO_meth_set_write_ex(m, bio_write);
+        BIO_meth_set_ctrl(m, bio_ctrl);
+        BIO_meth_set_create(m, [](BIO* b) {
+            BIO_set_init(b, 1);
+            return 1;
+        });
+        return m;
+    }();
+    return method;
+}
+
+// The newest OpenSSL error as text, for messages ("certificate verify failed", "wrong version number").
+std::string openssl_reason(unsigned long code) {
+    if (const char* r = ERR_reason_error_string(code)) return r;
+    return fmt::format("OpenSSL error {:#x}", code);
+}
+
 struct Connection {
     Connection(executor ex, int i) : index(i), wake(ex), watchdog(ex) { wake.expires_at(TimePoint::max()); }
+    ~Connection() { drop_tls(); }
     enum class State { idle, connecting, ready };
 
     int index;
     State state = State::idle;
     std::deque<Pending> queue;  // in-flight FIFO: the first `written` were sent, the rest wait
     std::size_t written = 0;
-    std::optional<tcp_stream> tcp;
-    std::optional<tls_stream> tls;
+    std::optional<socket> sock;
+    SSL* tls = nullptr;         // over `io` when the endpoint is https
+    SocketIo io;
     beast::flat_buffer buffer;
-    std::string out;            // the bytes being written
-    timer wake;                 // wakes the writer (session) or the idle connection loop
-    timer watchdog;             // the front request's deadline
+    std::string out;            // the bytes being written: out[out_pos..] are still to go
+    std::size_t out_pos = 0;
+    bool write_blocked = false; // the socket took no more: the writer waits for `write_wants`
+    Want write_wants = Want::write;
+    bool flush_listed = false;  // in the pool's `to_flush`
+    timer wake;                 // wakes the blocked writer, or the idle connection loop
+    timer watchdog;             // the front request's deadline; the TLS handshake's
     std::uint64_t answered = 0; // answers on the current transport connection
     bool broken = false;        // the current session is over
     bool closing = false;       // the server announced Connection: close
+    bool handshaking = false;
+    bool handshake_timed_out = false;
     Failure failure;
     ResponseParser parser;
     Answer answer;              // the answer being read
     bool listed = false;        // in the pool's with_room list
 
-    tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
-    bool has_stream() const { return tls || tcp; }
+    void drop_tls() {
+        if (tls) SSL_free(tls);  // frees the BIO too
+        tls = nullptr;
+    }
+
+    // Decrypts what `io.cipher` holds (TLS only); Want::read when it needs more from the socket.
+    IoResult decrypt(char* data, std::size_t size) {
+        ERR_clear_error();
+        std::size_t got = 0;
+        io.error = 0;
+        if (SSL_read_ex(tls, data, size, &got)) return IoResult::moved(got);
+        return tls_failure(SSL_get_error(tls, 0));
+    }
+
+    IoResult write_some(const char* data, std::size_t size) {
+        if (tls) {
+            ERR_clear_error();
+            std::size_t put = 0;
+            io.error = 0;
+            if (SSL_write_ex(tls, data, size, &put)) return IoResult::moved(put);
+            return tls_failure(SSL_get_error(tls, 0));
+        }
+        for (;;) {
+            const ssize_t n = ::send(io.fd, data, size, MSG_NOSIGNAL);
+            if (n >= 0) return IoResult::moved(static_cast<std::size_t>(n));
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult::wait(Want::write);
+            return IoResult::failed(error_code(errno, boost::system::system_category()));
+        }
+    }
+
+    IoResult tls_failure(int why) {
+        switch (why) {
+            case SSL_ERROR_WANT_READ: return IoResult::wait(Want::read);
+            case SSL_ERROR_WANT_WRITE: return IoResult::wait(Want::write);
+            case SSL_ERROR_ZERO_RETURN: return IoResult::failed(net::error::eof);
+            case SSL_ERROR_SYSCALL:
+                if (io.error) return IoResult::failed(error_code(io.error, boost::system::system_category()));
+                return IoResult::failed(net::error::eof);  // closed without a TLS close_notify
+            default: {
+                const unsigned long code = ERR_get_error();
+                if (!code) return IoResult::failed(net::error::eof);
+                return IoResult::failed(error_code(static_cast<int>(code), net::error::get_ssl_category()));
+            }
+        }
+    }
 };
 
 bool is_ip_literal(const std::string& host) {
@@ -168,15 +303,19 @@ std::string size_text(std::size_t limit) {
     return fmt::format("the answer's body is over {} bytes", limit);
 }
 
+struct SslCtxFree {
+    void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
+};
+
 // The pool's state, shared with the connections' coroutines (they keep it alive until they end).
-struct PoolState {
+struct PoolState : std::enable_shared_from_this<PoolState> {
     PoolState(net::io_context& io_, PoolOptions options, ConnectionPool::Completion done)
         : io(io_), opt(std::move(options)), on_done(std::move(done)), resolver(io_) {}
 
     net::io_context& io;
     PoolOptions opt;
     ConnectionPool::Completion on_done;
-    std::optional<ssl::context> ssl_ctx;
+    std::unique_ptr<SSL_CTX, SslCtxFree> ssl_ctx;
     tcp::resolver resolver;
     tcp::resolver::results_type endpoints;
     bool resolved = false;
@@ -184,6 +323,10 @@ struct PoolState {
     // Connections that can take one more request, in turn: submit takes the front and puts it at
     // the back while it still has room, so work spreads evenly in O(1) per request.
     std::deque<Connection*> with_room;
+    // With pipelining, connections given requests since the last flush: written together once the
+    // current burst of completions is over, so several requests leave in one write.
+    std::vector<Connection*> to_flush;
+    bool flush_posted = false;
     PoolStats stats;
     std::size_t in_flight = 0;
     bool stopped = false;
@@ -214,7 +357,7 @@ struct PoolState {
         on_done(std::move(ex));
     }
 
-    // Ends the connection's session: closes the socket so every pending operation finishes.
+    // Ends the connection's session: closes the socket so every pending wait finishes.
     void fail(Connection* c, TransportError kind, std::string detail, bool answer_started) {
         if (c->broken) return;
         c->broken = true;
@@ -223,9 +366,68 @@ struct PoolState {
     }
 
     void close(Connection* c) {
-        if (c->has_stream()) c->lowest().close();
+        if (c->sock) {
+            error_code ignored;
+            c->sock->close(ignored);
+        }
         c->wake.cancel();
         c->watchdog.cancel();
+    }
+
+    // Writes what `c` has queued and not written, straight from the caller: no wake-up of a
+    // writer per request. Only when the socket takes no more does the session's writer wait.
+    void flush(Connection* c) {
+        if (c->state != Connection::State::ready || c->broken || c->write_blocked) return;
+        for (;;) {
+            if (c->out_pos == c->out.size()) {
+                if (c->written == c->queue.size()) return;
+                const TimePoint now = Clock::now();
+                c->out.clear();
+                c->out_pos = 0;
+                for (std::size_t i = c->written; i < c->queue.size(); ++i) {
+                    Pending& p = c->queue[i];
+                    c->out += p.bytes;
+                    p.bytes = std::string();
+                    p.reused = c->answered > 0;
+                    p.sent_at = now;
+                    ++stats.requests;
+                }
+                c->written = c->queue.size();
+                stats.max_in_flight = std::max(stats.max_in_flight, static_cast<int>(c->written));
+            }
+            const IoResult r = c->write_some(c->out.data() + c->out_pos, c->out.size() - c->out_pos);
+            if (r.bytes) {
+                c->out_pos += r.bytes;
+            } else if (r.want != Want::nothing) {
+                c->write_blocked = true;  // retried with the same bytes, as OpenSSL requires
+                c->write_wants = r.want;
+                c->wake.cancel();
+                return;
+            } else {
+                fail(c, TransportError::write, "sending the request failed: " + r.ec.message(), false);
+                return;
+            }
+        }
+    }
+
+    void flush_later(Connection* c) {
+        if (!c->flush_listed) {
+            c->flush_listed = true;
+            to_flush.push_back(c);
+        }
+        if (flush_posted) return;
+        flush_posted = true;
+        net::post(io, [self = shared_from_this()] { self->flush_listed_connections(); });
+    }
+
+    void flush_listed_connections() {
+        flush_posted = false;
+        std::vector<Connection*> list;
+        list.swap(to_flush);
+        for (Connection* c : list) {
+            c->flush_listed = false;
+            if (!stopped) flush(c);
+        }
     }
 };
 
@@ -235,6 +437,92 @@ net::awaitable<void> wait_for_wake(Connection* c) {
     c->wake.expires_at(TimePoint::max());
     auto [ec] = co_await c->wake.async_wait(token);
     (void)ec;  // cancelled = woken
+}
+
+// Reads what the socket has into `into` (Asio tries the read at once unless its last one came up short).
+net::awaitable<error_code> read_socket(Connection* c, beast::flat_buffer& into) {
+    constexpr std::size_t read_size = 16 * 1024;
+    auto [ec, n] = co_await c->sock->async_read_some(into.prepare(read_size), token);
+    into.commit(n);
+    co_return ec;
+}
+
+// TLS: more ciphertext for OpenSSL. Failing that, the end of the stream is marked for the BIO.
+net::awaitable<error_code> read_cipher(Connection* c) {
+    const error_code ec = co_await read_socket(c, c->io.cipher);
+    if (ec == net::error::eof) c->io.eof = true;
+    co_return ec;
+}
+
+net::awaitable<error_code> wait_writable(Connection* c) {
+    auto [ec] = co_await c->sock->async_wait(socket::wait_write, token);
+    co_return ec;
+}
+
+Failure handshake_failure(Pool& pool, Connection* c, std::string why) {
+    const auto& ep = pool->opt.endpoint;
+    Failure f{TransportError::tls, {}, false, false};
+    const long verify = SSL_get_verify_result(c->tls);
+    if (verify != X509_V_OK) {
+        f.certificate = true;
+        f.detail = fmt::format("TLS certificate of {} rejected: {}", ep.host, X509_verify_cert_error_string(verify));
+    } else if (c->handshake_timed_out) {
+        f.detail = fmt::format("TLS handshake with {} timed out after {}", ep.host, seconds_text(pool->opt.connect_timeout));
+    } else {
+        f.detail = fmt::format("TLS handshake with {} failed: {}", ep.host, why);
+    }
+    return f;
+}
+
+// The TLS handshake over the connected socket, within the connect timeout.
+net::awaitable<Failure> tls_handshake(Pool pool, Connection* c) {
+    const auto& ep = pool->opt.endpoint;
+    c->tls = SSL_new(pool->ssl_ctx.get());
+    if (!c->tls) co_return Failure{TransportError::tls, "OpenSSL could not create a connection: " + openssl_reason(ERR_get_error())};
+    BIO* bio = BIO_new(socket_bio_method());
+    if (!bio) co_return Failure{TransportError::tls, "OpenSSL could not create a BIO: " + openssl_reason(ERR_get_error())};
+    BIO_set_data(bio, &c->io);
+    SSL_set_bio(c->tls, bio, bio);
+    SSL_set_connect_state(c->tls);
+    if (!is_ip_literal(ep.host)) SSL_set_tlsext_host_name(c->tls, ep.host.c_str());
+    if (!pool->opt.insecure) {
+        // OpenSSL checks the name (or IP) itself, so a mismatch is reported as such.
+        X509_VERIFY_PARAM* param = SSL_get0_param(c->tls);
+        if (is_ip_literal(ep.host)) X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str());
+        else SSL_set1_host(c->tls, ep.host.c_str());
+    }
+    if (pool->tls_session) SSL_set_session(c->tls, pool->tls_session);
+
+    c->handshaking = true;
+    c->handshake_timed_out = false;
+    c->watchdog.expires_after(pool->opt.connect_timeout);
+    c->watchdog.async_wait([pool, c](error_code ec) {
+        if (ec || !c->handshaking) return;
+        c->handshake_timed_out = true;
+        pool->close(c);
+    });
+    Failure result;
+    for (;;) {
+        ERR_clear_error();
+        c->io.error = 0;
+        const int r = SSL_do_handshake(c->tls);
+        if (r == 1) break;
+        const IoResult why = c->tls_failure(SSL_get_error(c->tls, r));
+        if (why.want == Want::nothing) {
+            result = handshake_failure(pool, c, why.ec == net::error::eof ? "the server closed the connection"
+                                                                            : why.ec.message());
+            break;
+        }
+        const error_code ec = why.want == Want::read ? co_await read_cipher(c) : co_await wait_writable(c);
+        if (ec) {
+            result = handshake_failure(pool, c, ec.message());
+            break;
+        }
+    }
+    c->handshaking = false;
+    c->watchdog.cancel();
+    if (result.kind == TransportError::none && SSL_session_reused(c->tls)) ++pool->stats.tls_resumed;
+    co_return result;
 }
 
 // Connects (and handshakes) a fresh transport for `c`. On failure, returns why.
@@ -248,94 +536,93 @@ net::awaitable<Failure> open_connection(Pool pool, Connection* c) {
             pool->resolved = true;
         }
     }
-    c->tls.reset();
-    c->tcp.reset();
-    if (ep.tls) c->tls.emplace(pool->io.get_executor(), *pool->ssl_ctx);
-    else c->tcp.emplace(pool->io.get_executor());
-    auto& low = c->lowest();
-    low.expires_after(pool->opt.connect_timeout);
-    auto [ec, where] = co_await low.async_connect(pool->endpoints, token);
-    if (ec) {
-        const std::string why = ec == beast::error::timeout
-                                    ? "connect timed out after " + seconds_text(pool->opt.connect_timeout)
-                                    : ec.message();
-        co_return Failure{TransportError::connect, fmt::format("cannot connect to {}:{}: {}", ep.host, ep.port, why)};
+    c->drop_tls();
+    c->sock.reset();
+    {
+        // Beast's stream for its connect timeout over every address; the socket is then driven directly.
+        tcp_stream stream(pool->io.get_executor());
+        stream.expires_after(pool->opt.connect_timeout);
+        auto [ec, where] = co_await stream.async_connect(pool->endpoints, token);
+        if (ec) {
+            const std::string why = ec == beast::error::timeout
+                                        ? "connect timed out after " + seconds_text(pool->opt.connect_timeout)
+                                        : ec.message();
+            co_return Failure{TransportError::connect, fmt::format("cannot connect to {}:{}: {}", ep.host, ep.port, why)};
+        }
+        stream.expires_never();
+        c->sock.emplace(stream.release_socket());
     }
     error_code ignored;
-    low.socket().set_option(tcp::no_delay(true), ignored);
-    if (ep.tls) {
-        SSL* ssl_handle = c->tls->native_handle();
-        if (!is_ip_literal(ep.host)) SSL_set_tlsext_host_name(ssl_handle, ep.host.c_str());
-        if (!pool->opt.insecure) {
-            // OpenSSL checks the name (or IP) itself, so a mismatch is reported as such.
-            X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
-            if (is_ip_literal(ep.host)) X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str());
-            else SSL_set1_host(ssl_handle, ep.host.c_str());
-        }
-        if (pool->tls_session) SSL_set_session(ssl_handle, pool->tls_session);
-        low.expires_after(pool->opt.connect_timeout);
-        auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, token);
-        if (hec) {
-            const long verify = SSL_get_verify_result(ssl_handle);
-            Failure f{TransportError::tls, {}, false, false};
-            if (verify != X509_V_OK) {
-                f.certificate = true;
-                f.detail = fmt::format("TLS certificate of {} rejected: {}", ep.host,
-                                       X509_verify_cert_error_string(verify));
-            } else if (hec == beast::error::timeout) {
-                f.detail = fmt::format("TLS handshake with {} timed out after {}", ep.host,
-                                       seconds_text(pool->opt.connect_timeout));
-            } else {
-                f.detail = fmt::format("TLS handshake with {} failed: {}", ep.host, hec.message());
-            }
-            co_return f;
-        }
-        if (SSL_session_reused(ssl_handle)) ++pool->stats.tls_resumed;
-    }
-    low.expires_never();
+    c->sock->set_option(tcp::no_delay(true), ignored);
+    c->sock->non_blocking(true, ignored);
+    c->io.fd = c->sock->native_handle();
+    c->io.cipher.clear();
+    c->io.eof = false;
+    c->io.error = 0;
+    if (ep.tls) co_return co_await tls_handshake(pool, c);
     co_return Failure{};
 }
 
-net::awaitable<error_code> write_bytes(Connection* c) {
-    if (c->tls) {
-        auto [ec, n] = co_await net::async_write(*c->tls, net::buffer(c->out), token);
-        co_return ec;
+// Reads one answer into `parser`: parses what the buffer holds and reads when it needs more.
+net::awaitable<error_code> read_answer(Pool pool, Connection* c, AnswerParser& parser) {
+    for (;;) {
+        while (c->buffer.size() > 0) {
+            error_code ec;
+            const std::size_t used = parser.put(c->buffer.data(), ec);
+            c->buffer.consume(used);
+            if (ec == http::error::need_more) break;
+            if (ec) co_return ec;
+            if (parser.is_done()) co_return error_code{};
+            if (used == 0) break;
+        }
+        error_code ec;
+        if (!c->tls) {
+            ec = co_await read_socket(c, c->buffer);
+        } else {
+            constexpr std::size_t plain_size = 16 * 1024;
+            const auto space = c->buffer.prepare(plain_size);
+            const IoResult r = c->decrypt(static_cast<char*>(space.data()), space.size());
+            if (r.bytes) {
+                c->buffer.commit(r.bytes);
+                continue;
+            }
+            if (r.want == Want::read) {
+                ec = co_await read_cipher(c);
+                if (!ec && c->write_blocked && c->write_wants == Want::read) {
+                    c->write_blocked = false;  // OpenSSL wanted to read before it could write on
+                    pool->flush(c);
+                }
+            } else if (r.want == Want::write) {
+                ec = co_await wait_writable(c);
+            } else {
+                ec = r.ec;
+            }
+        }
+        if (ec == net::error::eof) {
+            if (!parser.got_some()) co_return http::error::end_of_stream;
+            parser.put_eof(ec);  // an answer that ends with the connection is complete; others are cut
+            co_return ec;
+        }
+        if (ec) co_return ec;
     }
-    auto [ec, n] = co_await net::async_write(*c->tcp, net::buffer(c->out), token);
-    co_return ec;
 }
 
-net::awaitable<error_code> read_message(Connection* c, AnswerParser& parser) {
-    if (c->tls) {
-        auto [ec, n] = co_await http::async_read(*c->tls, c->buffer, parser, token);
-        co_return ec;
-    }
-    auto [ec, n] = co_await http::async_read(*c->tcp, c->buffer, parser, token);
-    co_return ec;
-}
-
-// Writes every queued request not yet written, in one write when several wait (pipelining).
+// Waits for the socket when a flush could not write everything, then writes the rest. (OpenSSL
+// wanting to read first is served by the reader, which flushes again after its next read.)
 net::awaitable<void> write_loop(Pool pool, Connection* c) {
     while (!c->broken) {
-        if (c->written == c->queue.size()) {
+        if (!c->write_blocked || c->write_wants == Want::read) {
             co_await wait_for_wake(c);
             continue;
         }
-        const TimePoint now = Clock::now();
-        c->out.clear();
-        for (std::size_t i = c->written; i < c->queue.size(); ++i) {
-            Pending& p = c->queue[i];
-            c->out += p.bytes;
-            p.bytes = std::string();
-            p.reused = c->answered > 0;
-            p.sent_at = now;
-            ++pool->stats.requests;
-        }
-        c->written = c->queue.size();
-        pool->stats.max_in_flight = std::max(pool->stats.max_in_flight, static_cast<int>(c->written));
-        const error_code ec = co_await write_bytes(c);
+        const error_code ec = co_await wait_writable(c);
         if (c->broken) break;
-        if (ec) pool->fail(c, TransportError::write, "sending the request failed: " + ec.message(), false);
+        if (ec) {
+            pool->fail(c, TransportError::write, "sending the request failed: " + ec.message(), false);
+            break;
+        }
+        c->write_blocked = false;
+        pool->flush(c);
     }
 }
 
@@ -360,12 +647,12 @@ Exchange answer_exchange(Connection* c, Pending& p) {
 net::awaitable<void> read_loop(Pool pool, Connection* c) {
     while (!c->broken) {
         AnswerParser parser(c->answer, pool->opt.body_sink ? &pool->opt.body_sink : nullptr, pool->opt.max_body);
-        const error_code ec = co_await read_message(c, parser);
+        const error_code ec = co_await read_answer(pool, c, parser);
         if (c->broken) break;
         if (ec) {
             const bool started = parser.got_some() || c->buffer.size() > 0;
             const bool closed = ec == http::error::end_of_stream || ec == net::error::eof ||
-                                ec == net::error::connection_reset || ec == ssl::error::stream_truncated;
+                                ec == net::error::connection_reset;
             if (c->written == 0 && !started && closed) {
                 // An idle keep-alive connection the server closed: nobody was waiting on it.
                 ++pool->stats.closes_by_server;
@@ -397,7 +684,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
         ++pool->stats.answers;
         if (!parser.keep_alive()) c->closing = true;
         Exchange ex = answer_exchange(c, p);
-        pool->complete(std::move(ex));  // may queue more work on this connection
+        pool->complete(std::move(ex));  // may queue (and write) more work on this connection
         if (c->closing) {
             ++pool->stats.closes_by_server;
             pool->fail(c, TransportError::read, "the server closed the connection (Connection: close)", false);
@@ -489,19 +776,64 @@ net::awaitable<void> run_connection(Pool pool, Connection* c) {
         ++pool->stats.connects;
         pool->log(fmt::format("connection {}: connected to {}:{}", c->index, pool->opt.endpoint.host, pool->opt.endpoint.port));
         c->buffer.clear();
+        c->out.clear();
+        c->out_pos = 0;
+        c->write_blocked = false;
         c->answered = 0;
         c->broken = false;
         c->closing = false;
         c->failure = Failure{};
         c->state = Connection::State::ready;
+        pool->flush(c);
         co_await ((write_loop(pool, c) && read_loop(pool, c)) && watch_loop(pool, c));
         c->state = Connection::State::idle;
-        if (c->has_stream()) c->lowest().close();
+        pool->close(c);
         if (pool->stopped) break;
         pool->log(fmt::format("connection {}: closed after {} answers: {}", c->index, c->answered,
                               c->failure.detail.empty() ? "done" : c->failure.detail));
         settle(*pool, c);
     }
+}
+
+// Verification, protocol floor and session cache for the pool's TLS connections.
+std::unique_ptr<SSL_CTX, SslCtxFree> make_tls_context(PoolState& pool) {
+    const auto& opt = pool.opt;
+    std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(TLS_client_method()));
+    if (!ctx) throw std::runtime_error("OpenSSL could not set up TLS: " + openssl_reason(ERR_get_error()));
+    SSL_CTX* raw = ctx.get();
+    SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
+    // Partial writes and a write retried from a moved buffer: the pool writes from its own string.
+    // Read-ahead takes whole socket reads, not one record header and body at a time.
+    SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(raw, 1);
+    // Keep the server's newest session (TLS 1.3 sends it after the handshake) for resumption.
+    SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    static const int pool_slot = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    SSL_CTX_set_ex_data(raw, pool_slot, &pool);
+    SSL_CTX_sess_set_new_cb(raw, [](SSL* ssl, SSL_SESSION* session) -> int {
+        auto* state = static_cast<PoolState*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pool_slot));
+        // A copy: OpenSSL marks the connection's own session not resumable when that connection
+        // ends without a TLS close_notify, which servers closing idle connections often do.
+        if (SSL_SESSION* copy = SSL_SESSION_dup(session)) {
+            if (state->tls_session) SSL_SESSION_free(state->tls_session);
+            state->tls_session = copy;
+        }
+        return 0;  // the original stays OpenSSL's
+    });
+    if (opt.insecure) {
+        SSL_CTX_set_verify(raw, SSL_VERIFY_NONE, nullptr);
+        return ctx;
+    }
+    SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nullptr);
+    ERR_clear_error();
+    if (opt.cacert.empty()) {
+        if (SSL_CTX_set_default_verify_paths(raw) != 1)
+            throw std::runtime_error("cannot load the system's trusted certificates: " + openssl_reason(ERR_get_error()));
+    } else if (SSL_CTX_load_verify_locations(raw, opt.cacert.c_str(), nullptr) != 1) {
+        throw std::runtime_error("cannot load --cacert '" + opt.cacert + "': " + openssl_reason(ERR_get_error()) +
+                                 " (expected PEM certificates)");
+    }
+    return ctx;
 }
 
 }  // namespace
@@ -515,40 +847,7 @@ ConnectionPool::ConnectionPool(boost::asio::io_context& io, PoolOptions options,
     auto& opt = impl_->opt;
     opt.connections = std::max(1, opt.connections);
     opt.pipeline = std::max(1, opt.pipeline);
-    if (opt.endpoint.tls) {
-        auto& ctx = impl_->ssl_ctx.emplace(ssl::context::tls_client);
-        // Keep the server's newest session (TLS 1.3 sends it after the handshake) for resumption.
-        SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-        // (Asio keeps its verify callback in the context's app data: the pool gets a slot of its own.)
-        static const int pool_slot = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-        SSL_CTX_set_ex_data(ctx.native_handle(), pool_slot, static_cast<PoolState*>(impl_.get()));
-        SSL_CTX_sess_set_new_cb(ctx.native_handle(), [](SSL* ssl, SSL_SESSION* session) -> int {
-            auto* pool = static_cast<PoolState*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pool_slot));
-            // A copy: OpenSSL marks the connection's own session not resumable when that connection
-            // ends without a TLS close_notify, which servers closing idle connections often do.
-            if (SSL_SESSION* copy = SSL_SESSION_dup(session)) {
-                if (pool->tls_session) SSL_SESSION_free(pool->tls_session);
-                pool->tls_session = copy;
-            }
-            return 0;  // the original stays OpenSSL's
-        });
-        ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        if (opt.insecure) {
-            ctx.set_verify_mode(ssl::verify_none);
-        } else {
-            ctx.set_verify_mode(ssl::verify_peer);
-            error_code ec;
-            if (opt.cacert.empty()) {
-                ctx.set_default_verify_paths(ec);
-                if (ec) throw std::runtime_error("cannot load the system's trusted certificates: " + ec.message());
-            } else {
-                ctx.load_verify_file(opt.cacert, ec);
-                if (ec) throw std::runtime_error("cannot load --cacert '" + opt.cacert + "': " + ec.message() +
-                                                 " (expected PEM certificates)");
-            }
-        }
-    }
+    if (opt.endpoint.tls) impl_->ssl_ctx = make_tls_context(*impl_);
     for (int i = 0; i < opt.connections; ++i) {
         impl_->conns.push_back(std::make_unique<Connection>(io.get_executor(), i));
         impl_->note_room(impl_->conns.back().get());
@@ -579,7 +878,15 @@ void ConnectionPool::submit(std::uint64_t id, std::string request) {
     c->queue.push_back(Pending{id, std::move(request), false, {}});
     ++pool.in_flight;
     pool.note_room(c);
-    c->wake.cancel();
+    switch (c->state) {
+        case Connection::State::idle: c->wake.cancel(); break;  // connects, then writes
+        case Connection::State::connecting: break;              // writes once connected
+        case Connection::State::ready:
+            // One request per connection gains nothing from waiting; pipelined ones share a write.
+            if (pool.opt.pipeline == 1) pool.flush(c);
+            else pool.flush_later(c);
+            break;
+    }
 }
 
 std::size_t ConnectionPool::in_flight() const noexcept { return impl_->in_flight; }
