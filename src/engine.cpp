@@ -330,9 +330,10 @@ private:
     void admit_more() {
         if (reading_stopped_ || finished_) return;
         InputRow row;
+        RowPrefetcher::Checked checked;
         admitting_ = true;
         while (ready_.size() + pool_->in_flight() < target_active_ && lanes_.rows() < opt_.max_admitted) {
-            const auto next = prefetch_.try_next(row);
+            const auto next = prefetch_.try_next(row, &checked);
             if (next == RowPrefetcher::Next::empty) break;  // the prefetcher posts rows_ready()
             if (next == RowPrefetcher::Next::end) {
                 reading_stopped_ = true;
@@ -341,15 +342,15 @@ private:
             }
             ++report_.rows_read;
             report_.last_line_read = row.line;
-            admit(row);
+            admit(row, checked);
         }
         admitting_ = false;
         pump();
         maybe_finish();
     }
 
-    void admit(const InputRow& row) {
-        auto checked = validate(row);
+    // `checked` is validate(row), done on the prefetcher's thread.
+    void admit(const InputRow& row, RowPrefetcher::Checked& checked) {
         if (auto* bad = std::get_if<InvalidRow>(&checked)) {
             ResultRecord rec;
             rec.line = row.line;

@@ -29,6 +29,7 @@ void RowPrefetcher::run() {
         } catch (...) {
             error = std::current_exception();
         }
+        Checked checked = more ? validate(row) : Checked{InvalidRow{}};
         bool notify = false;
         {
             std::unique_lock lock(mutex_);
@@ -46,7 +47,7 @@ void RowPrefetcher::run() {
                     producer_waiting_ = false;
                     if (stop_) return;
                 }
-                queue_.push_back(Item{std::move(row), reader_.bytes_read()});
+                queue_.push_back(Item{std::move(row), std::move(checked), reader_.bytes_read()});
             }
             notify = consumer_waiting_;
             consumer_waiting_ = false;
@@ -56,24 +57,30 @@ void RowPrefetcher::run() {
     }
 }
 
-RowPrefetcher::Next RowPrefetcher::try_next(InputRow& row) {
-    std::unique_lock lock(mutex_);
-    if (!queue_.empty()) {
-        row = std::move(queue_.front().row);
-        bytes_taken_.store(queue_.front().bytes, std::memory_order_relaxed);
-        queue_.pop_front();
-        const bool wake = producer_waiting_ && queue_.size() == capacity_ / 2;
+RowPrefetcher::Next RowPrefetcher::try_next(InputRow& row, Checked* checked) {
+    if (taken_.empty()) {
+        // Take every queued row at once: one lock per batch, not per row.
+        std::unique_lock lock(mutex_);
+        if (queue_.empty()) {
+            if (done_) {
+                bytes_taken_.store(end_bytes_, std::memory_order_relaxed);
+                if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+                return Next::end;
+            }
+            consumer_waiting_ = true;
+            return Next::empty;
+        }
+        taken_.swap(queue_);
+        const bool wake = producer_waiting_;
         lock.unlock();
         if (wake) room_.notify_one();
-        return Next::row;
     }
-    if (done_) {
-        bytes_taken_.store(end_bytes_, std::memory_order_relaxed);
-        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-        return Next::end;
-    }
-    consumer_waiting_ = true;
-    return Next::empty;
+    Item& item = taken_.front();
+    row = std::move(item.row);
+    if (checked) *checked = std::move(item.checked);
+    bytes_taken_.store(item.bytes, std::memory_order_relaxed);
+    taken_.pop_front();
+    return Next::row;
 }
 
 void RowPrefetcher::stop() {

@@ -117,7 +117,7 @@ TEST(RowPrefetcher, AnInputErrorComesAfterTheRowsBeforeIt) {
     EXPECT_TRUE(thrown);
 }
 
-TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacity) {
+TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacityBesideTheBatchTaken) {
     CountingReader reader(1'000'000, false);
     RowPrefetcher p(reader, 100);
     p.start([] {});
@@ -125,13 +125,35 @@ TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacity) {
     EXPECT_LE(reader.produced_.load(), 101);  // 100 queued, one more read and waiting for room
     EXPECT_GE(reader.produced_.load(), 100);
     InputRow row;
-    for (int i = 0; i < 49; ++i) ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);
+    ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // takes the whole queue: room for 100 more
     std::this_thread::sleep_for(100ms);
-    EXPECT_EQ(reader.produced_.load(), 101) << "it reads on only once half the queue is taken";
-    ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // 50 left: half
+    EXPECT_LE(reader.produced_.load(), 201);
+    EXPECT_GE(reader.produced_.load(), 200);
+    for (int i = 0; i < 98; ++i) ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // from the batch taken
     std::this_thread::sleep_for(100ms);
-    EXPECT_LE(reader.produced_.load(), 151);
-    EXPECT_GE(reader.produced_.load(), 150);
+    EXPECT_LE(reader.produced_.load(), 201) << "it reads on only once the consumer takes the queue again";
+    ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // the batch's last row
+    ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // the next batch
+    EXPECT_EQ(row.line, 102u);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_LE(reader.produced_.load(), 301);
+    EXPECT_GE(reader.produced_.load(), 300);
+}
+
+TEST(RowPrefetcher, RowsComeValidated) {
+    CountingReader reader(3, false);  // numbers without names: "nothing to update"
+    RowPrefetcher p(reader, 10);
+    Ready ready;
+    p.start([&ready] { ready.signal(); });
+    InputRow row;
+    RowPrefetcher::Checked checked;
+    RowPrefetcher::Next next;
+    for (int waits = 0; (next = p.try_next(row, &checked)) == RowPrefetcher::Next::empty;)
+        ASSERT_TRUE(ready.wait_for(++waits));
+    ASSERT_EQ(next, RowPrefetcher::Next::row);
+    const auto* bad = std::get_if<InvalidRow>(&checked);
+    ASSERT_NE(bad, nullptr);
+    EXPECT_EQ(bad->message, std::get<InvalidRow>(validate(row)).message);
 }
 
 // Plain, or behind the wrappers a sharded run puts around its input (hashing source, shard filter).

@@ -1,13 +1,16 @@
 #pragma once
-// Reads rows on a thread of its own, ahead of the engine, into a bounded queue. The engine's
-// io_context thread then never blocks in read(2): a stalled stdin pipe cannot hold up answers,
-// retries or Ctrl-C, and parsing the input runs beside the network loop on a second core.
+// Reads and validates rows on a thread of its own, ahead of the engine, into a bounded queue. The
+// engine's io_context thread then never blocks in read(2): a stalled stdin pipe cannot hold up
+// answers, retries or Ctrl-C, and parsing and validating the input run beside the network loop on
+// a second core (validation is a fifth of the per-row work the network thread would otherwise do).
 //
-// The queue is bounded (`capacity` rows), so memory stays flat whatever the input size. When the
+// The queue is bounded (`capacity` rows; the consumer takes it whole, so at most twice that are
+// held), so memory stays flat whatever the input size. When the
 // consumer found the queue empty, the thread calls `on_ready` once, from its own thread, as soon
 // as a row (or the end, or an error) is there: the engine posts that to its io_context.
 
 #include "cardsync/contact_update.hpp"
+#include "cardsync/validate.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -25,6 +28,7 @@ class RowReader;
 class RowPrefetcher {
 public:
     enum class Next { row, empty, end };
+    using Checked = std::variant<ContactUpdate, InvalidRow>;  ///< validate(row)
 
     explicit RowPrefetcher(RowReader& reader, std::size_t capacity = 4096);
     /// Stops the thread (interrupting a read that waits on a pipe) and joins it.
@@ -34,9 +38,10 @@ public:
 
     /// Starts reading. `on_ready` must be cheap and thread-safe (e.g. post to an io_context).
     void start(std::function<void()> on_ready);
-    /// The next row if one is queued; `end` once the input is over. Never blocks. Rethrows, in
-    /// order, the error (InputError) the reader met after the rows before it.
-    Next try_next(InputRow& row);
+    /// The next row if one is queued, with what validate() made of it when `checked` is given;
+    /// `end` once the input is over. Never blocks. Rethrows, in order, the error (InputError) the
+    /// reader met after the rows before it.
+    Next try_next(InputRow& row, Checked* checked = nullptr);
     /// Stops reading: the thread ends after its current row; a read waiting on a pipe is interrupted.
     /// Rows already queued can still be taken.
     void stop();
@@ -46,6 +51,7 @@ public:
 private:
     struct Item {
         InputRow row;
+        Checked checked;
         std::uint64_t bytes;
     };
     void run();
@@ -56,6 +62,7 @@ private:
     std::mutex mutex_;
     std::condition_variable room_;
     std::deque<Item> queue_;
+    std::deque<Item> taken_;        ///< the consumer's: a whole queue taken under one lock
     bool done_ = false;             ///< the reader returned its last row (or threw)
     std::exception_ptr error_;      ///< what it threw, delivered after the rows before it
     std::uint64_t end_bytes_ = 0;
