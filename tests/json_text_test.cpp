@@ -35,6 +35,26 @@ TEST(JsonText, EveryAsciiByteRoundTrips) {
     }
 }
 
+// The 8-bytes-at-a-time scan must find a byte to escape wherever it sits in a word, and never
+// mistake UTF-8 or plain bytes for one.
+TEST(JsonText, EveryByteAtEveryPositionOfLongStringsRoundTrips) {
+    for (std::size_t length = 1; length <= 24; ++length) {
+        for (std::size_t at = 0; at < length; ++at) {
+            for (int b = 0; b < 0x100; ++b) {
+                std::string text(length, 'x');
+                text[at] = static_cast<char>(b);
+                if (b >= 0x80) text[at] = 'x';  // lone high bytes are not UTF-8; tried below in pairs
+                const std::string json = encoded(text);
+                ASSERT_EQ(round_trip(json), text) << "byte " << b << " at " << at << " of " << length;
+                for (char c : json) ASSERT_GE(static_cast<unsigned char>(c), 0x20) << json;
+            }
+            std::string utf8(length, 'x');
+            utf8.replace(at, 1, "\xc3\xa9");  // e-acute: high bytes need no escape
+            EXPECT_EQ(encoded(utf8), '"' + utf8 + '"');
+        }
+    }
+}
+
 TEST(JsonText, AllAsciiInOneStringRoundTrips) {
     std::string text;
     for (int b = 0; b < 0x80; ++b) text.push_back(static_cast<char>(b));
