@@ -87,15 +87,16 @@ bool is_valid_header_value(std::string_view value) noexcept {
 
 void append_query_value(std::string& out, std::string_view value) {
     static constexpr char hex[] = "0123456789ABCDEF";
-    for (const char ch : value) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (is_unreserved(c)) {
-            out.push_back(ch);
-        } else {
-            const char esc[3] = {'%', hex[c >> 4], hex[c & 0xF]};
-            out.append(esc, 3);
-        }
+    std::size_t run = 0;  // start of the pending run of unreserved bytes, appended in one go
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const auto c = static_cast<unsigned char>(value[i]);
+        if (is_unreserved(c)) continue;
+        out.append(value.data() + run, i - run);
+        run = i + 1;
+        const char esc[3] = {'%', hex[c >> 4], hex[c & 0xF]};
+        out.append(esc, 3);
     }
+    out.append(value.data() + run, value.size() - run);
 }
 
 std::string contact_card_target(std::string_view base_path, std::string_view e164) {

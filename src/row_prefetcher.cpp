@@ -7,7 +7,9 @@
 namespace cardsync {
 
 RowPrefetcher::RowPrefetcher(RowReader& reader, std::size_t capacity)
-    : reader_(reader), capacity_(capacity ? capacity : 1) {}
+    : reader_(reader), capacity_(capacity ? capacity : 1) {
+    queue_.reserve(capacity_);
+}
 
 RowPrefetcher::~RowPrefetcher() {
     stop();
@@ -58,7 +60,9 @@ void RowPrefetcher::run() {
 }
 
 RowPrefetcher::Next RowPrefetcher::try_next(InputRow& row, Checked* checked) {
-    if (taken_.empty()) {
+    if (taken_pos_ == taken_.size()) {
+        taken_.clear();  // moved-from rows: cheap, and outside the lock
+        taken_pos_ = 0;
         // Take every queued row at once: one lock per batch, not per row.
         std::unique_lock lock(mutex_);
         if (queue_.empty()) {
@@ -75,11 +79,10 @@ RowPrefetcher::Next RowPrefetcher::try_next(InputRow& row, Checked* checked) {
         lock.unlock();
         if (wake) room_.notify_one();
     }
-    Item& item = taken_.front();
+    Item& item = taken_[taken_pos_++];
     row = std::move(item.row);
     if (checked) *checked = std::move(item.checked);
     bytes_taken_.store(item.bytes, std::memory_order_relaxed);
-    taken_.pop_front();
     return Next::row;
 }
 

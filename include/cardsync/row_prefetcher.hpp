@@ -15,7 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -61,8 +61,11 @@ private:
     std::function<void()> on_ready_;
     std::mutex mutex_;
     std::condition_variable room_;
-    std::deque<Item> queue_;
-    std::deque<Item> taken_;        ///< the consumer's: a whole queue taken under one lock
+    // Two vectors swapped whole (they keep their capacity, so no allocation per row): the
+    // producer fills queue_; the consumer takes it all at once as taken_ and reads it from taken_pos_.
+    std::vector<Item> queue_;
+    std::vector<Item> taken_;
+    std::size_t taken_pos_ = 0;
     bool done_ = false;             ///< the reader returned its last row (or threw)
     std::exception_ptr error_;      ///< what it threw, delivered after the rows before it
     std::uint64_t end_bytes_ = 0;
