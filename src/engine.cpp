@@ -164,16 +164,7 @@ public:
         if (endpoint_.tls && opt.insecure)
             warn("WARNING: --insecure: the server's TLS certificate is NOT verified. Anyone on the network path "
                  "can read the API key and the data. Use --cacert FILE for a private CA instead.");
-        PoolOptions po;
-        po.endpoint = endpoint_;
-        po.connections = opt.connections;
-        po.pipeline = opt.pipeline;
-        po.attempt_timeout = opt.attempt_timeout;
-        po.connect_timeout = opt.connect_timeout;
-        po.cacert = opt.cacert;
-        po.insecure = opt.insecure;
-        po.log = opt.log;
-        pool_.emplace(io_, std::move(po), [this](Exchange&& ex) { on_exchange(std::move(ex)); });
+        pool_.emplace(io_, pool_options(opt, endpoint_), [this](Exchange&& ex) { on_exchange(std::move(ex)); });
     }
 
     ApplyReport run() {
@@ -858,6 +849,19 @@ std::string ApplyReport::summary() const {
     std::string text = summary_text(*this, RunContext{});
     if (!text.empty()) text.pop_back();  // the caller ends the line
     return text;
+}
+
+PoolOptions pool_options(const ApplyOptions& options, const ApiEndpoint& endpoint) {
+    PoolOptions po;
+    po.endpoint = endpoint;
+    po.connections = options.connections;
+    po.pipeline = options.pipeline;
+    po.attempt_timeout = options.attempt_timeout;
+    po.connect_timeout = options.connect_timeout;
+    po.cacert = options.cacert;
+    po.insecure = options.insecure;
+    po.log = options.log;
+    return po;
 }
 
 ApplyReport run_apply(const ApplyOptions& options, RowReader& reader, ResultsWriter& results, StopSignal& stop) {

@@ -53,14 +53,9 @@ FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
     // remembered, not thrown through the pool, and the rest of its bytes ignored.
     std::optional<CardSnapshotBuilder> builder;
     std::string parse_error;
-    PoolOptions po;
-    po.endpoint = endpoint;
-    po.connections = 1;
-    po.attempt_timeout = opt.attempt_timeout;
-    po.connect_timeout = opt.connect_timeout;
-    po.cacert = opt.cacert;
-    po.insecure = opt.insecure;
-    po.log = opt.log;
+    PoolOptions po = pool_options(opt, endpoint);
+    po.connections = 1;  // the card list is one request
+    po.pipeline = 1;
     po.max_body = max_snapshot_body;
     po.body_sink = [&builder, &parse_error](std::string_view piece) {
         if (!parse_error.empty() || !builder) return;

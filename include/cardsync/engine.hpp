@@ -145,4 +145,7 @@ struct ApplyReport {
 /// for a TLS set-up problem, InputError when the input fails mid-way.
 ApplyReport run_apply(const ApplyOptions& options, RowReader& reader, ResultsWriter& results, StopSignal& stop);
 
+/// How the connection pool connects for `options` (apply's pool, and the snapshot fetch's).
+PoolOptions pool_options(const ApplyOptions& options, const ApiEndpoint& endpoint);
+
 }  // namespace cardsync
