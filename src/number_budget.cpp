@@ -140,14 +140,23 @@ public:
         --size_;
     }
 
+    /// Gives back memory after a burst: once at most a tenth full, halves until 20-40 % full.
+    void shrink_if_sparse() {
+        if (keys_.size() <= 16 || size_ * 10 > keys_.size()) return;
+        std::size_t capacity = keys_.size();
+        while (capacity > 16 && size_ * 5 <= capacity) capacity /= 2;
+        rehash(capacity);
+    }
+
 private:
     std::size_t home(std::uint64_t key) const noexcept {
         key ^= key >> 31;  // E.164 values differ mostly in low digits: mix before the multiply
         return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
     }
 
-    void grow() {
-        const std::size_t capacity = keys_.empty() ? 16 : keys_.size() * 2;
+    void grow() { rehash(keys_.empty() ? 16 : keys_.size() * 2); }
+
+    void rehash(std::size_t capacity) {
         std::vector<std::uint64_t> old_keys = std::exchange(keys_, std::vector<std::uint64_t>(capacity, 0));
         std::vector<Slot> old_slots = std::exchange(slots_, std::vector<Slot>(capacity));
         mask_ = capacity - 1;
@@ -392,6 +401,7 @@ std::size_t NumberBudget::expire(TimePoint now) {
     std::size_t forgotten = 0;
     const Rep t = now.time_since_epoch().count();
     while (const auto e = impl_->pop_earliest(t)) forgotten += impl_->drop_entry(e->key) ? 1 : 0;
+    if (forgotten != 0) impl_->numbers.shrink_if_sparse();
     return forgotten;
 }
 

@@ -9,9 +9,10 @@
 // over millions of distinct numbers could still hold millions in one window, so at most
 // `max_tracked` numbers are kept: beyond it the earliest to expire are forgotten first (see
 // evict_oldest), and a forgotten number that comes back too soon meets the server's 429 and its
-// Retry-After instead. Each number costs 48 bytes in a flat table kept 40-80 % full (60 to 120
-// bytes a number; 63 at the default cap), plus 16 bytes per expiry entry (calls > 3 also keep
-// their times in a vector of their own): about 85 bytes a number in a fast run at the cap.
+// Retry-After instead. Each number costs 48 bytes in a flat table kept at most 80 % full (63
+// bytes a number at the default cap; shrunk when a tenth full), plus 16 bytes per expiry entry
+// (calls > 3 also keep their times in a vector of their own): about 85 bytes a number in a fast
+// run at the cap.
 
 #include "cardsync/clock.hpp"
 
