@@ -1,14 +1,17 @@
 #include "cardsync/key_hash.hpp"
 #include "cardsync/number_budget.hpp"
 
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <queue>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace cardsync {
@@ -59,39 +62,288 @@ std::string to_string(const BudgetSpec& spec) {
     return fmt::format("{}/{}s", spec.calls, std::chrono::duration_cast<std::chrono::seconds>(spec.window).count());
 }
 
-struct NumberBudget::Impl {
-    struct Entry {
-        // the last spec.calls call times, oldest first; inline for the API's 3 (no allocation per number)
-        boost::container::small_vector<TimePoint, 3> calls;
-        TimePoint blocked_until{};      ///< the server's wait
-        std::size_t pending = 0;        ///< expiry-queue entries naming this number
-    };
-    using Map = std::unordered_map<std::string, Entry, ShortKeyHash, std::equal_to<>>;
-    // Map nodes never move, so the queue may point at them; a node is erased when its last
-    // queue entry leaves, which is when its window and wait have passed.
-    struct Expiry {
-        TimePoint at;
-        Map::value_type* node;
-        bool operator>(const Expiry& other) const noexcept { return at > other.at; }
-    };
+namespace {
 
-    BudgetSpec spec;
-    Map numbers;
-    std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries;
+using Rep = Duration::rep;  // times held as counts since the epoch: compact and trivially copyable
 
-    Map::value_type& node(std::string_view number) {
-        auto it = numbers.find(number);
-        if (it == numbers.end()) it = numbers.emplace(std::string(number), Entry{}).first;
-        return *it;
+/// A valid E.164 number ("+", then 1 to 15 digits, the first 1-9) as its value, which is unique to
+/// it (no leading zeros) and below 10^15 < 2^50; 0 for any other string.
+std::uint64_t pack_e164(std::string_view s) noexcept {
+    if (s.size() < 2 || s.size() > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9') return 0;
+    std::uint64_t value = 0;
+    for (std::size_t i = 1; i < s.size(); ++i) {
+        const unsigned digit = static_cast<unsigned char>(s[i]) - unsigned{'0'};
+        if (digit > 9) return 0;
+        value = value * 10 + digit;
     }
-    void schedule(Map::value_type& n, TimePoint at) {
-        expiries.push({at, &n});
-        ++n.second.pending;
+    return value;
+}
+
+/// Keys of strings that are not E.164 numbers: this bit set, below it a serial number.
+constexpr std::uint64_t other_key_bit = std::uint64_t{1} << 63;
+
+/// What the budget holds for one number, apart from its key.
+struct Slot {
+    Rep blocked_until = 0;      ///< the server's wait (0: none; the epoch is never a real wait)
+    std::uint32_t pending = 0;  ///< expiry entries naming this number
+    std::uint32_t count = 0;    ///< call times held
+    // the last spec.calls call times, oldest first, inline for calls <= 3 (the API's budget);
+    // for more, calls[0] is the index of the number's vector in Table::spill
+    Rep calls[3] = {0, 0, 0};
+};
+static_assert(sizeof(Slot) == 40, "the header's bytes-per-number figure counts 8 for the key and 40 for the slot");
+
+/// An open-addressing hash table of numbers by key: linear probing over a dense array of keys
+/// (eight to a cache line, so a miss reads one or two lines), the slots in a parallel array,
+/// backward-shift deletion (no tombstones to pile up in a long run). Replaces a node-based
+/// unordered_map<std::string, ...>: no allocation per number and no string compares.
+class Table {
+public:
+    static constexpr std::size_t npos = ~std::size_t{0};
+
+    std::size_t size() const noexcept { return size_; }
+    std::uint64_t key_at(std::size_t i) const noexcept { return keys_[i]; }
+    Slot& slot(std::size_t i) noexcept { return slots_[i]; }
+    const Slot& slot(std::size_t i) const noexcept { return slots_[i]; }
+
+    std::size_t find(std::uint64_t key) const noexcept {
+        if (size_ == 0) return npos;
+        for (std::size_t i = home(key);; i = (i + 1) & mask_) {
+            if (keys_[i] == key) return i;
+            if (keys_[i] == 0) return npos;
+        }
+    }
+
+    /// The index of `key`'s slot, a new empty one if it was absent.
+    std::size_t find_or_insert(std::uint64_t key) {
+        if ((size_ + 1) * 5 > keys_.size() * 4) grow();  // load at most 0.8
+        std::size_t i = home(key);
+        for (; keys_[i] != 0; i = (i + 1) & mask_)
+            if (keys_[i] == key) return i;
+        keys_[i] = key;
+        slots_[i] = Slot{};
+        ++size_;
+        return i;
+    }
+
+    /// Removes the number at index `i`; moves later ones of its probe run back into the gap.
+    void erase_at(std::size_t i) noexcept {
+        for (std::size_t j = (i + 1) & mask_; keys_[j] != 0; j = (j + 1) & mask_) {
+            // j may fill the gap at i unless its home lies in (i, j], where it would become unreachable
+            if (((j - home(keys_[j])) & mask_) >= ((j - i) & mask_)) {
+                keys_[i] = keys_[j];
+                slots_[i] = slots_[j];
+                i = j;
+            }
+        }
+        keys_[i] = 0;
+        --size_;
+    }
+
+    /// Gives back memory after a burst: once at most a tenth full, halves until 20-40 % full.
+    void shrink_if_sparse() {
+        if (keys_.size() <= 16 || size_ * 10 > keys_.size()) return;
+        std::size_t capacity = keys_.size();
+        while (capacity > 16 && size_ * 5 <= capacity) capacity /= 2;
+        rehash(capacity);
+    }
+
+private:
+    std::size_t home(std::uint64_t key) const noexcept {
+        key ^= key >> 31;  // E.164 values differ mostly in low digits: mix before the multiply
+        return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+    }
+
+    void grow() { rehash(keys_.empty() ? 16 : keys_.size() * 2); }
+
+    void rehash(std::size_t capacity) {
+        std::vector<std::uint64_t> old_keys = std::exchange(keys_, std::vector<std::uint64_t>(capacity, 0));
+        std::vector<Slot> old_slots = std::exchange(slots_, std::vector<Slot>(capacity));
+        mask_ = capacity - 1;
+        shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity));
+        for (std::size_t k = 0; k < old_keys.size(); ++k) {
+            if (old_keys[k] == 0) continue;
+            std::size_t i = home(old_keys[k]);
+            while (keys_[i] != 0) i = (i + 1) & mask_;
+            keys_[i] = old_keys[k];
+            slots_[i] = old_slots[k];
+        }
+    }
+
+    std::vector<std::uint64_t> keys_;  ///< 0: empty (no number packs to 0)
+    std::vector<Slot> slots_;
+    std::size_t size_ = 0;
+    std::size_t mask_ = 0;
+    unsigned shift_ = 64;
+};
+
+/// A moment a number's entry may be dropped: a call leaving the window or a server wait passing.
+/// By key, not position: the table moves slots when it grows or erases.
+struct Expiry {
+    Rep at;
+    std::uint64_t key;
+    bool operator>(const Expiry& other) const noexcept { return at > other.at; }
+};
+
+/// A FIFO ring of expiries in time order: calls are recorded at a clock that only moves forward
+/// and with one window, so their expiries arrive sorted and need no heap.
+class ExpiryRing {
+public:
+    bool empty() const noexcept { return size_ == 0; }
+    const Expiry& front() const noexcept { return buffer_[head_]; }
+    const Expiry& back() const noexcept { return buffer_[(head_ + size_ - 1) & (buffer_.size() - 1)]; }
+    void pop_front() noexcept {
+        head_ = (head_ + 1) & (buffer_.size() - 1);
+        --size_;
+    }
+    void push_back(const Expiry& e) {
+        if (size_ == buffer_.size()) grow();
+        buffer_[(head_ + size_) & (buffer_.size() - 1)] = e;
+        ++size_;
+    }
+
+private:
+    void grow() {
+        std::vector<Expiry> bigger(buffer_.empty() ? 64 : buffer_.size() * 2);
+        for (std::size_t k = 0; k < size_; ++k) bigger[k] = buffer_[(head_ + k) & (buffer_.size() - 1)];
+        buffer_.swap(bigger);
+        head_ = 0;
+    }
+
+    std::vector<Expiry> buffer_;  ///< power-of-two size
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+};
+
+}  // namespace
+
+struct NumberBudget::Impl {
+    BudgetSpec spec;
+    Rep window = 0;
+    Table numbers;
+    // Expiries in time order come from two places: the ring takes the calls (nearly always in
+    // order); the heap takes what would break the ring's order (a call stamped before the ring's
+    // last, so it expires neither late nor lost) and the server's waits (any length).
+    ExpiryRing in_order;
+    std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> out_of_order;
+    // Strings that are not E.164 numbers (a caller's own keys): each gets a serial key, kept
+    // exactly (never a hash standing in for equality) while its number is remembered.
+    std::unordered_map<std::string, std::uint64_t, ShortKeyHash, std::equal_to<>> other_keys;
+    std::unordered_map<std::uint64_t, std::string> other_names;
+    std::uint64_t next_other = 0;
+    // Call times of numbers when calls > 3, one vector each; freed ones are reused.
+    std::vector<std::vector<Rep>> spill;
+    std::vector<std::uint32_t> free_spill;
+
+    bool inline_calls() const noexcept { return spec.calls <= 3; }
+
+    /// The key `number` is remembered under; 0 if it is not remembered.
+    std::uint64_t known_key(std::string_view number) const {
+        if (const std::uint64_t key = pack_e164(number)) return key;
+        const auto it = other_keys.find(number);
+        return it == other_keys.end() ? 0 : it->second;
+    }
+
+    std::size_t find_or_insert(std::string_view number) {
+        std::uint64_t key = pack_e164(number);
+        if (key == 0) {
+            auto [it, added] = other_keys.try_emplace(std::string(number), 0);
+            if (added) {
+                it->second = other_key_bit | next_other++;
+                other_names.emplace(it->second, it->first);
+            }
+            key = it->second;
+        }
+        const std::size_t before = numbers.size();
+        const std::size_t i = numbers.find_or_insert(key);
+        if (numbers.size() != before && !inline_calls()) numbers.slot(i).calls[0] = take_spill();
+        return i;
+    }
+
+    std::uint32_t take_spill() {
+        if (!free_spill.empty()) {
+            const std::uint32_t index = free_spill.back();
+            free_spill.pop_back();
+            return index;
+        }
+        spill.emplace_back();
+        return static_cast<std::uint32_t>(spill.size() - 1);
+    }
+
+    /// The oldest of the number's last spec.calls call times, if it holds that many.
+    std::optional<Rep> limiting_call(const Slot& s) const noexcept {
+        const auto limit = static_cast<std::size_t>(spec.calls);
+        if (inline_calls()) return s.count >= limit ? std::optional<Rep>(s.calls[s.count - limit]) : std::nullopt;
+        const auto& calls = spill[static_cast<std::size_t>(s.calls[0])];
+        return calls.size() >= limit ? std::optional<Rep>(calls[calls.size() - limit]) : std::nullopt;
+    }
+
+    void add_call(Slot& s, Rep t) {
+        const auto limit = static_cast<std::uint32_t>(spec.calls);
+        if (!inline_calls()) {
+            auto& calls = spill[static_cast<std::size_t>(s.calls[0])];
+            calls.insert(std::upper_bound(calls.begin(), calls.end(), t), t);  // in order even if `t` is stale
+            if (calls.size() > limit) calls.erase(calls.begin());
+            return;
+        }
+        Rep* calls = s.calls;
+        std::uint32_t at = s.count;  // where t goes: after every call at or before it
+        while (at > 0 && calls[at - 1] > t) --at;
+        if (s.count < limit) {
+            for (std::uint32_t k = s.count; k > at; --k) calls[k] = calls[k - 1];
+            calls[at] = t;
+            ++s.count;
+        } else if (at > 0) {  // full: the oldest leaves (if t would be the oldest, t itself does)
+            for (std::uint32_t k = 0; k + 1 < at; ++k) calls[k] = calls[k + 1];
+            calls[at - 1] = t;
+        }
+    }
+
+    void schedule(std::size_t i, Rep at, bool server_wait) {
+        const Expiry e{at, numbers.key_at(i)};
+        if (!server_wait && (in_order.empty() || in_order.back().at <= at)) in_order.push_back(e);
+        else out_of_order.push(e);
+        ++numbers.slot(i).pending;
+    }
+
+    /// The earliest expiry, if any is at or before `limit`; removed from its queue.
+    std::optional<Expiry> pop_earliest(Rep limit) {
+        const bool ring = !in_order.empty() && (out_of_order.empty() || in_order.front().at <= out_of_order.top().at);
+        if (ring) {
+            if (in_order.front().at > limit) return std::nullopt;
+            const Expiry e = in_order.front();
+            in_order.pop_front();
+            return e;
+        }
+        if (out_of_order.empty() || out_of_order.top().at > limit) return std::nullopt;
+        const Expiry e = out_of_order.top();
+        out_of_order.pop();
+        return e;
+    }
+
+    /// Drops one expiry entry of `key`; forgets the number with its last. True if forgotten.
+    bool drop_entry(std::uint64_t key) {
+        const std::size_t i = numbers.find(key);
+        Slot& s = numbers.slot(i);
+        if (--s.pending != 0) return false;
+        if (!inline_calls()) {
+            const auto index = static_cast<std::uint32_t>(s.calls[0]);
+            spill[index].clear();
+            free_spill.push_back(index);
+        }
+        numbers.erase_at(i);
+        if (key & other_key_bit) {
+            const auto name = other_names.find(key);
+            other_keys.erase(other_keys.find(name->second));
+            other_names.erase(name);
+        }
+        return true;
     }
 };
 
 NumberBudget::NumberBudget(BudgetSpec spec) : impl_(std::make_unique<Impl>()) {
     impl_->spec = spec;
+    impl_->window = spec.window.count();
 }
 NumberBudget::~NumberBudget() = default;
 NumberBudget::NumberBudget(NumberBudget&&) noexcept = default;
@@ -101,12 +353,15 @@ const BudgetSpec& NumberBudget::spec() const noexcept { return impl_->spec; }
 std::size_t NumberBudget::tracked() const noexcept { return impl_->numbers.size(); }
 
 TimePoint NumberBudget::when_allowed(std::string_view number, TimePoint now) const {
-    const auto it = impl_->numbers.find(number);
-    if (it == impl_->numbers.end()) return now;
-    const Impl::Entry& e = it->second;
-    TimePoint at = std::max(now, e.blocked_until);
-    const auto limit = static_cast<std::size_t>(impl_->spec.calls);
-    if (impl_->spec.enabled() && e.calls.size() >= limit) at = std::max(at, e.calls[e.calls.size() - limit] + impl_->spec.window);
+    const std::uint64_t key = impl_->known_key(number);
+    if (key == 0) return now;
+    const std::size_t i = impl_->numbers.find(key);
+    if (i == Table::npos) return now;
+    const Slot& s = impl_->numbers.slot(i);
+    TimePoint at = std::max(now, TimePoint(Duration(s.blocked_until)));
+    if (impl_->spec.enabled()) {
+        if (const auto oldest = impl_->limiting_call(s)) at = std::max(at, TimePoint(Duration(*oldest + impl_->window)));
+    }
     return at;
 }
 
@@ -114,18 +369,19 @@ void NumberBudget::record_call(std::string_view number, TimePoint now) {
     expire(now);
     if (!impl_->spec.enabled()) return;
     if (impl_->numbers.size() >= max_tracked_) evict_oldest();
-    auto& n = impl_->node(number);
-    auto& calls = n.second.calls;
-    calls.insert(std::upper_bound(calls.begin(), calls.end(), now), now);  // in order even if `now` is stale
-    if (calls.size() > static_cast<std::size_t>(impl_->spec.calls)) calls.erase(calls.begin());
-    impl_->schedule(n, now + impl_->spec.window);
+    const Rep t = now.time_since_epoch().count();
+    const std::size_t i = impl_->find_or_insert(number);
+    impl_->add_call(impl_->numbers.slot(i), t);
+    impl_->schedule(i, t + impl_->window, false);
 }
 
 void NumberBudget::note_server_wait(std::string_view number, TimePoint until) {
-    auto& n = impl_->node(number);
-    if (until <= n.second.blocked_until) return;
-    n.second.blocked_until = until;
-    impl_->schedule(n, until);
+    const Rep t = until.time_since_epoch().count();
+    const std::size_t i = impl_->find_or_insert(number);
+    Slot& s = impl_->numbers.slot(i);
+    if (t <= s.blocked_until) return;
+    s.blocked_until = t;
+    impl_->schedule(i, t, true);
 }
 
 // Drops expiry entries from the earliest on until one number is forgotten. A number forgotten
@@ -133,12 +389,8 @@ void NumberBudget::note_server_wait(std::string_view number, TimePoint until) {
 // is honoured. Dropping an entry of a number with others pending frees nothing yet, but the
 // number goes when its last entry does, so memory never outgrows the cap.
 void NumberBudget::evict_oldest() {
-    auto& q = impl_->expiries;
-    while (!q.empty()) {
-        Impl::Map::value_type* n = q.top().node;
-        q.pop();
-        if (--n->second.pending == 0) {
-            impl_->numbers.erase(impl_->numbers.find(n->first));
+    while (const auto e = impl_->pop_earliest(std::numeric_limits<Rep>::max())) {
+        if (impl_->drop_entry(e->key)) {
             ++evicted_;
             return;
         }
@@ -147,15 +399,9 @@ void NumberBudget::evict_oldest() {
 
 std::size_t NumberBudget::expire(TimePoint now) {
     std::size_t forgotten = 0;
-    auto& q = impl_->expiries;
-    while (!q.empty() && q.top().at <= now) {
-        Impl::Map::value_type* n = q.top().node;
-        q.pop();
-        if (--n->second.pending == 0) {
-            impl_->numbers.erase(impl_->numbers.find(n->first));  // by iterator: the key lives in the node
-            ++forgotten;
-        }
-    }
+    const Rep t = now.time_since_epoch().count();
+    while (const auto e = impl_->pop_earliest(t)) forgotten += impl_->drop_entry(e->key) ? 1 : 0;
+    if (forgotten != 0) impl_->numbers.shrink_if_sparse();
     return forgotten;
 }
 

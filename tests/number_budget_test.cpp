@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <random>
 #include <string>
+#include <vector>
 
 using namespace cardsync;
 using namespace std::chrono_literals;
@@ -147,4 +151,129 @@ TEST(NumberBudget, CapNeverForgetsANumberWithACallStillPendingElsewhere) {
     EXPECT_EQ(budget.evicted(), 1u);
     EXPECT_EQ(budget.when_allowed("+15550000001", t0 + 4ms), t0 + 4ms);
     EXPECT_EQ(budget.expire(t0 + 1h), 2u);
+}
+
+TEST(NumberBudget, OtherStringsAreKeptExactlyBesideNumbers) {
+    // Keys that are not E.164 numbers (no "+", a leading 0, 16 digits, spaces) are their own
+    // numbers, never confused with one another or with the number they resemble.
+    NumberBudget budget(BudgetSpec{1, 100s});
+    const std::string keys[] = {"+15550000001", "15550000001", "+015550000001", "+1555000000100000",
+                                "+1 5550000001", "", "+", "+999999999999999", "+9999999999999999"};
+    for (std::size_t k = 0; k < std::size(keys); ++k) budget.record_call(keys[k], t0 + k * 1s);
+    EXPECT_EQ(budget.tracked(), std::size(keys));
+    for (std::size_t k = 0; k < std::size(keys); ++k)
+        EXPECT_EQ(budget.when_allowed(keys[k], t0 + 20s), t0 + k * 1s + 100s) << '"' << keys[k] << '"';
+    EXPECT_EQ(budget.when_allowed("+15550000002", t0 + 20s), t0 + 20s);
+    EXPECT_EQ(budget.when_allowed("+1555000000", t0 + 20s), t0 + 20s);
+    EXPECT_EQ(budget.expire(t0 + 102s), 3u);
+    EXPECT_EQ(budget.when_allowed("15550000001", t0 + 102s), t0 + 102s);  // forgotten, then new again
+    budget.record_call("15550000001", t0 + 103s);
+    EXPECT_EQ(budget.when_allowed("15550000001", t0 + 104s), t0 + 203s);
+    EXPECT_EQ(budget.when_allowed("+015550000001", t0 + 104s), t0 + 104s);
+    EXPECT_EQ(budget.tracked(), std::size(keys) - 3);  // that call's expire() forgot the fourth key
+    EXPECT_EQ(budget.expire(t0 + 1h), std::size(keys) - 3);
+    EXPECT_EQ(budget.tracked(), 0u);
+}
+
+namespace {
+
+// The budget's behaviour written plainly, to hold the fast one to: per number its last `calls`
+// call times, the server's wait, and the moment it may be forgotten (its latest call's window end
+// or its wait, whichever is later); the cap forgets the number with the earliest such moment.
+class ReferenceBudget {
+public:
+    ReferenceBudget(BudgetSpec spec, std::size_t max_tracked) : spec_(spec), max_(max_tracked) {}
+
+    TimePoint when_allowed(const std::string& number, TimePoint now) const {
+        const auto it = numbers_.find(number);
+        if (it == numbers_.end()) return now;
+        TimePoint at = std::max(now, it->second.blocked_until);
+        const auto limit = static_cast<std::size_t>(spec_.calls);
+        const auto& calls = it->second.calls;
+        if (spec_.enabled() && calls.size() >= limit) at = std::max(at, calls[calls.size() - limit] + spec_.window);
+        return at;
+    }
+    void record_call(const std::string& number, TimePoint now) {
+        expire(now);
+        if (!spec_.enabled()) return;
+        if (numbers_.size() >= max_) {
+            auto oldest = numbers_.begin();
+            for (auto it = numbers_.begin(); it != numbers_.end(); ++it)
+                if (it->second.forget_at < oldest->second.forget_at) oldest = it;
+            numbers_.erase(oldest);
+            ++evicted_;
+        }
+        auto& n = numbers_[number];
+        n.calls.insert(std::upper_bound(n.calls.begin(), n.calls.end(), now), now);
+        if (n.calls.size() > static_cast<std::size_t>(spec_.calls)) n.calls.erase(n.calls.begin());
+        n.forget_at = std::max(n.forget_at, now + spec_.window);
+    }
+    void note_server_wait(const std::string& number, TimePoint until) {
+        auto& n = numbers_[number];
+        n.blocked_until = std::max(n.blocked_until, until);
+        n.forget_at = std::max(n.forget_at, until);
+    }
+    std::size_t expire(TimePoint now) {
+        return std::erase_if(numbers_, [&](const auto& n) { return n.second.forget_at <= now; });
+    }
+    std::size_t tracked() const { return numbers_.size(); }
+    std::size_t evicted() const { return evicted_; }
+
+private:
+    struct Number {
+        std::vector<TimePoint> calls;
+        TimePoint blocked_until{};
+        TimePoint forget_at{};
+    };
+    BudgetSpec spec_;
+    std::size_t max_;
+    std::size_t evicted_ = 0;
+    std::map<std::string, Number> numbers_;
+};
+
+}  // namespace
+
+TEST(NumberBudget, BehavesAsThePlainModelUnderRandomUse) {
+    // Random calls (some stamped late), server waits, expiries and a small cap, over numbers and
+    // other strings; every answer compared with the plain model. Times are all distinct (calls at
+    // 1 ns mod 4, waits at 3 ns mod 4), so which number the cap forgets is never a tie.
+    const std::vector<std::string> names = {
+        "+15550000001", "+15550000002", "+15550000003", "+447700900123", "+4915112345678", "+1",
+        "+999999999999999", "+33612345678", "+61412345678", "+81312345678", "15550000001", "+015550000001",
+        "+1555000000100000", "abc", "", "+1 5550000001"};
+    const BudgetSpec specs[] = {{3, 100s}, {1, 40s}, {5, 100s}, {2, 1000s}, {0, 100s}};
+    for (const BudgetSpec& spec : specs) {
+        for (const std::size_t cap : {std::size_t{4}, std::size_t{1000}}) {
+            std::mt19937 random(static_cast<unsigned>(spec.calls * 7919 + cap));
+            NumberBudget budget(spec);
+            budget.set_max_tracked(cap);
+            ReferenceBudget model(spec, cap);
+            Duration clock{};
+            for (int k = 0; k < 4'000; ++k) {
+                clock += std::chrono::seconds(random() % 8);
+                const std::string& name = names[random() % names.size()];
+                const Duration unique = std::chrono::nanoseconds(4 * k);
+                const TimePoint now = t0 + clock + unique + 1ns;
+                const TimePoint stale = now - std::chrono::seconds(random() % 60);
+                const std::string at = to_string(spec) + " cap " + std::to_string(cap) + " step " + std::to_string(k);
+                switch (random() % 8) {
+                    case 0: case 1: case 2: budget.record_call(name, now); model.record_call(name, now); break;
+                    case 3: budget.record_call(name, stale); model.record_call(name, stale); break;
+                    case 4: {
+                        const TimePoint until = t0 + clock + std::chrono::seconds(random() % 300) + unique + 3ns;
+                        budget.note_server_wait(name, until);
+                        model.note_server_wait(name, until);
+                        break;
+                    }
+                    case 5: ASSERT_EQ(budget.expire(now), model.expire(now)) << at; break;
+                    default: break;
+                }
+                for (const std::string& n : names) ASSERT_EQ(budget.when_allowed(n, now), model.when_allowed(n, now)) << at << ' ' << n;
+                ASSERT_EQ(budget.tracked(), model.tracked()) << at;
+                ASSERT_EQ(budget.evicted(), model.evicted()) << at;
+            }
+            EXPECT_EQ(budget.expire(t0 + clock + 10'000s), model.expire(t0 + clock + 10'000s));
+            EXPECT_EQ(budget.tracked(), 0u);
+        }
+    }
 }
