@@ -5,6 +5,7 @@
 #include <boost/url/parse.hpp>
 #include <simdjson.h>
 
+#include <array>
 #include <string>
 
 namespace cardsync {
@@ -78,6 +79,7 @@ std::string url_problem(std::string_view url) {
                    " (byte " + std::to_string(i + 1) + "); percent-encode it (a space is %20)";
         }
     }
+    if (is_plain_http_url(url)) return {};
     const auto parsed = boost::urls::parse_uri(url);  // absolute-URI plus an optional #fragment
     if (!parsed) {
         std::string why = "image_url " + quoted(url) + " is not an absolute URL";
@@ -98,6 +100,54 @@ std::string url_problem(std::string_view url) {
 }
 
 }  // namespace
+
+namespace {
+
+bool is_alnum(unsigned char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool is_hex(unsigned char c) noexcept { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
+
+// RFC 3986 pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
+constexpr std::array<bool, 256> pchar_table = [] {
+    std::array<bool, 256> t{};
+    for (unsigned char c : std::string_view("-._~!$&'()*+,;=:@")) t[c] = true;
+    for (int c = 0; c < 256; ++c)
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) t[static_cast<std::size_t>(c)] = true;
+    return t;
+}();
+
+}  // namespace
+
+bool is_plain_http_url(std::string_view url) noexcept {
+    std::size_t i = 0;
+    if (url.starts_with("https://")) i = 8;
+    else if (url.starts_with("http://")) i = 7;
+    else return false;
+    const std::size_t host = i;
+    while (i < url.size() && (is_alnum(static_cast<unsigned char>(url[i])) || url[i] == '.' || url[i] == '-')) ++i;
+    if (i == host) return false;
+    if (i < url.size() && url[i] == ':') {
+        const std::size_t port = ++i;
+        while (i < url.size() && is_digit(url[i])) ++i;
+        if (i == port || i - port > 5) return false;
+    }
+    if (i < url.size() && url[i] != '/' && url[i] != '?' && url[i] != '#') return false;
+    bool fragment = false;
+    for (; i < url.size(); ++i) {
+        const auto c = static_cast<unsigned char>(url[i]);
+        if (pchar_table[c] || c == '/' || c == '?') continue;
+        if (c == '%' && i + 2 < url.size() && is_hex(static_cast<unsigned char>(url[i + 1])) &&
+            is_hex(static_cast<unsigned char>(url[i + 2]))) {
+            i += 2;
+            continue;
+        }
+        if (c == '#' && !fragment) {
+            fragment = true;
+            continue;
+        }
+        return false;
+    }
+    return true;
+}
 
 std::optional<std::string> normalize_e164(std::string_view raw, std::string* reason) {
     const std::string_view value = trim(raw);

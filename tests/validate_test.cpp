@@ -1,6 +1,9 @@
 #include "cardsync/validate.hpp"
 
+#include <boost/url/parse.hpp>
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include <string>
 
@@ -225,3 +228,32 @@ TEST(Validate, FirstProblemIsReported) {
 }
 
 }  // namespace
+
+// The quick check must never accept a URL the full parse would refuse (it may send more to it).
+TEST(Validate, PlainUrlCheckAcceptsOnlyWhatBoostUrlAccepts) {
+    for (const char* ok : {"https://cdn.example.com/a.jpg", "http://h", "https://h:8080/p?q=1&r=%2F#frag",
+                           "https://a-b.c/x/y;z=1,2@3~!$'()*+", "http://127.0.0.1/x?y?z/w"}) {
+        EXPECT_TRUE(cardsync::is_plain_http_url(ok)) << ok;
+    }
+    for (const char* no : {"https:/h", "https://", "https://:80/", "ftp://h/", "HTTPS://h/", "https://u@h/",
+                           "https://h:123456/", "https://h/%zz", "https://h/%2", "https://h/a#b#c",
+                           "https://[::1]/", "https://h/a b", "https://h/\xc3\xa9", "https://h/<>"}) {
+        EXPECT_FALSE(cardsync::is_plain_http_url(no)) << no;
+    }
+    std::mt19937 random(42);
+    const std::string alphabet = "ab09.-_~:/?#@%[]!$&'()*+,;= \"<>\\^`{|}AF";
+    const std::string prefixes[] = {"http://", "https://", "https://h", "http://a.b:", "https://x/"};
+    int accepted = 0;
+    for (int n = 0; n < 200'000; ++n) {
+        std::string url = prefixes[random() % 5];
+        const int length = static_cast<int>(random() % 12);
+        for (int i = 0; i < length; ++i) url.push_back(alphabet[random() % alphabet.size()]);
+        if (!cardsync::is_plain_http_url(url)) continue;
+        ++accepted;
+        const auto parsed = boost::urls::parse_uri(url);
+        ASSERT_TRUE(parsed.has_value()) << url;
+        EXPECT_TRUE(parsed->scheme_id() == boost::urls::scheme::http || parsed->scheme_id() == boost::urls::scheme::https);
+        EXPECT_FALSE(parsed->encoded_host().empty()) << url;
+    }
+    EXPECT_GT(accepted, 10'000) << "the random URLs should exercise the quick check's accepting paths";
+}
