@@ -12,6 +12,7 @@
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/sync_plan.hpp"
 #include "support/loopback_listener.hpp"
+#include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -23,7 +24,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,7 +46,10 @@ using cardsync::MockOptions;
 using cardsync::MockServer;
 using cardsync::Outcome;
 using cardsync::ResultRecord;
+using cardsync::test::ProcessExit;
+using cardsync::test::start_process;
 using cardsync::test::TempDir;
+using cardsync::test::wait_process;
 
 const std::string bin = CARDSYNC_BINARY;
 
@@ -690,47 +693,6 @@ TEST(Engine, BadOptionsAreRefusedBeforeAnythingIsSent) {
 
 // --- the binary as a child process -----------------------------------------------------------------
 
-struct Child {
-    pid_t pid = -1;
-};
-
-// Starts `argv` with stdin from `input_path`, stdout/stderr to files, `env` added. posix_spawn, not
-// fork: a forked child would count the test process's pages (the simulator's cards) in its peak RSS.
-Child spawn(const std::vector<std::string>& argv, const std::string& input_path, const std::string& out_path,
-            const std::string& err_path, const std::vector<std::string>& env) {
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 0, input_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&files, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&files, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> environment = env;
-    for (char** e = environ; *e; ++e) environment.emplace_back(*e);
-    std::vector<char*> envp, args;
-    for (auto& e : environment) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    Child c;
-    if (posix_spawn(&c.pid, args[0], &files, nullptr, args.data(), envp.data()) != 0) c.pid = -1;
-    posix_spawn_file_actions_destroy(&files);
-    return c;
-}
-
-struct Exit {
-    int code = -1;
-    long max_rss_kb = 0;
-};
-
-Exit wait_child(const Child& c) {
-    int status = 0;
-    rusage usage{};
-    while (wait4(c.pid, &status, 0, &usage) < 0 && errno == EINTR) {}
-    Exit e;
-    e.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    e.max_rss_kb = usage.ru_maxrss;
-    return e;
-}
-
 std::size_t line_count(const std::string& path) {
     const auto text = cardsync::test::read_file(path);
     return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
@@ -747,12 +709,12 @@ TEST(EngineProcess, SigintGivesExit130AndARecordForEveryRowRead) {
     MockServer server(mock_options());
     cardsync::test::write_file(dir.file("rows.csv"), distinct_rows(3000));
     const auto results = dir.file("results.ndjson");
-    const Child c = spawn({bin, "apply", dir.file("rows.csv"), "--base-url", server.api_url(), "--rate", "300",
+    const pid_t c = start_process({bin, "apply", dir.file("rows.csv"), "--base-url", server.api_url(), "--rate", "300",
                            "--results", results, "--budget", "off"},
                           "/dev/null", dir.file("out"), dir.file("err"), {"LINQ_API_V3_API_KEY=mock-key"});
     wait_for_lines(results, 100);
-    kill(c.pid, SIGINT);
-    const Exit e = wait_child(c);
+    kill(c, SIGINT);
+    const ProcessExit e = wait_process(c);
     EXPECT_EQ(e.code, cardsync::exit_interrupted);
     const auto err = cardsync::test::read_file(dir.file("err"));
     EXPECT_NE(err.find("interrupted"), std::string::npos) << err;
@@ -779,10 +741,10 @@ TEST(EngineProcess, ResumeAfterKill9FinishesTheJobAndResendsNothingRecordedUpdat
                                            "--results", results, "--budget", "off"};
     auto first = base;
     first.insert(first.end(), {"--rate", "500"});
-    const Child c = spawn(first, "/dev/null", dir.file("out"), dir.file("err"), env);
+    const pid_t c = start_process(first, "/dev/null", dir.file("out"), dir.file("err"), env);
     wait_for_lines(results, 400);
-    kill(c.pid, SIGKILL);
-    EXPECT_EQ(wait_child(c).code, 128 + SIGKILL);
+    kill(c, SIGKILL);
+    EXPECT_EQ(wait_process(c).code, 128 + SIGKILL);
 
     const auto before = read_records(results);  // a torn last line is not returned
     const std::size_t updated_before = count(before, Outcome::updated);
@@ -793,8 +755,8 @@ TEST(EngineProcess, ResumeAfterKill9FinishesTheJobAndResendsNothingRecordedUpdat
 
     auto second = base;
     second.insert(second.end(), {"--resume", "--rate", "0"});
-    const Child c2 = spawn(second, "/dev/null", dir.file("out2"), dir.file("err2"), env);
-    const Exit e2 = wait_child(c2);
+    const pid_t c2 = start_process(second, "/dev/null", dir.file("out2"), dir.file("err2"), env);
+    const ProcessExit e2 = wait_process(c2);
     EXPECT_EQ(e2.code, cardsync::exit_ok) << cardsync::test::read_file(dir.file("err2"));
 
     const auto requests_resumed = server.stats().requests - requests_before;
@@ -817,11 +779,11 @@ TEST(EngineProcess, LargeInputThroughStdinRunsInFlatMemory) {
     // count the pages of this test process, the simulator's cards included.
     auto peak_kib = [&](int rows) -> long {
         cardsync::test::write_file(dir.file("rows.csv"), distinct_rows(rows));
-        const Child c = spawn({bin, "apply", "-", "--format", "csv", "--base-url", server.api_url(), "--rate", "0",
+        const pid_t c = start_process({bin, "apply", "-", "--format", "csv", "--base-url", server.api_url(), "--rate", "0",
                                "--max-attempts", "1", "--connections", "64", "--budget", "off", "--results",
                                dir.file("results.ndjson")},
                               dir.file("rows.csv"), dir.file("out"), dir.file("err"), {"LINQ_API_V3_API_KEY=mock-key"});
-        const Exit e = wait_child(c);
+        const ProcessExit e = wait_process(c);
         const auto err = cardsync::test::read_file(dir.file("err"));
         EXPECT_EQ(e.code, cardsync::exit_ok) << err;
         EXPECT_EQ(line_count(dir.file("results.ndjson")), static_cast<std::size_t>(rows));

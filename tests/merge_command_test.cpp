@@ -438,27 +438,14 @@ TEST(MergeCommand, AnInterruptedShardIsRefusedUntilResumed) {
     ASSERT_EQ(run_process(with(base, {"--rate", "0", "--shard", "1/2", "--results", s1})).exit_code, exit_ok);
 
     const auto args = with(base, {"--rate", "300", "--shard", "0/2", "--results", s0});
-    const pid_t pid = fork();
+    const pid_t pid = test::start_process(args);
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        const int null = ::open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < give_up &&
            (!std::filesystem::exists(s0) || std::filesystem::file_size(s0) < 5000))
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     ::kill(pid, SIGTERM);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), exit_interrupted);
+    EXPECT_EQ(test::wait_process(pid).code, exit_interrupted);
 
     const auto stopped = read_shard_manifest(shard_manifest_path(s0));
     EXPECT_FALSE(stopped.input.complete);

@@ -504,29 +504,15 @@ TEST(RunSummaryEndToEnd, TheResumeCommandOfAnInterruptedRunFinishesIt) {
     const std::string results = dir.file("out.ndjson"), summary = dir.file("s.json");
     const std::vector<std::string> args = {CARDSYNC_BINARY, "apply", dir.file("in.csv"), "--mock", "--rate", "200",
                                            "--results", results, "--summary-json", summary};
-    const pid_t pid = fork();
+    const pid_t pid = cardsync::test::start_process(args);
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        const int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
     const auto lines_in = [](const std::string& path) {
         const std::string t = std::filesystem::exists(path) ? cardsync::test::read_file(path) : std::string();
         return static_cast<std::size_t>(std::count(t.begin(), t.end(), '\n'));
     };
     for (int i = 0; i < 1000 && lines_in(results) < 50; ++i) usleep(10'000);
     kill(pid, SIGINT);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status));
-    ASSERT_EQ(WEXITSTATUS(status), 130);
+    ASSERT_EQ(cardsync::test::wait_process(pid).code, 130);
 
     std::string resume;
     {

@@ -1,11 +1,14 @@
 #pragma once
-// Test helper: run the cardsync binary (or any program) as a child with stdin from a string,
-// capturing stdout and stderr and the exit status.
+// Test helpers: run the cardsync binary (or any program) as a child with stdin from a string,
+// capturing stdout and stderr and the exit status; or start one in the background (to signal it
+// mid-run) and wait for it later.
 
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
 #include <stdexcept>
 #include <string>
 #include <sys/wait.h>
@@ -75,6 +78,46 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, const std
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
+}
+
+/// Starts `argv` in the background: stdin from `input_path`, stdout and stderr to files, `env_extra`
+/// ("NAME=value") added. posix_spawn, not fork: a forked child of a test process holding large
+/// structures (the simulator's cards) would count their pages in its peak RSS. -1 when it fails.
+inline pid_t start_process(const std::vector<std::string>& argv, const std::string& input_path = "/dev/null",
+                           const std::string& out_path = "/dev/null", const std::string& err_path = "/dev/null",
+                           const std::vector<std::string>& env_extra = {}) {
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, 0, input_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&files, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&files, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> environment = env_extra;
+    for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+    std::vector<char*> envp, args;
+    for (auto& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    if (posix_spawn(&pid, args[0], &files, nullptr, args.data(), envp.data()) != 0) pid = -1;
+    posix_spawn_file_actions_destroy(&files);
+    return pid;
+}
+
+struct ProcessExit {
+    int code = -1;         ///< exit status, or 128 + signal when killed
+    long max_rss_kb = 0;   ///< the child's peak RSS
+};
+
+/// Waits for a child from start_process().
+inline ProcessExit wait_process(pid_t pid) {
+    int status = 0;
+    rusage usage{};
+    while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {}
+    ProcessExit e;
+    e.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    e.max_rss_kb = usage.ru_maxrss;
+    return e;
 }
 
 }  // namespace cardsync::test
