@@ -865,7 +865,7 @@ bool ConnectionPool::has_capacity() const noexcept {
            impl_->in_flight < static_cast<std::size_t>(impl_->opt.connections) * static_cast<std::size_t>(impl_->opt.pipeline);
 }
 
-void ConnectionPool::submit(std::uint64_t id, std::string request) {
+void ConnectionPool::submit(std::uint64_t id, std::string_view request) {
     auto& pool = *impl_;
     Connection* c = nullptr;
     while (!pool.with_room.empty() && !c) {
@@ -875,15 +875,32 @@ void ConnectionPool::submit(std::uint64_t id, std::string request) {
         if (!pool.has_room(c)) c = nullptr;
     }
     if (!c) throw std::logic_error("ConnectionPool::submit without capacity");
-    c->queue.push_back(Pending{id, std::move(request), false, {}});
     ++pool.in_flight;
+    if (pool.opt.pipeline == 1 && c->state == Connection::State::ready && !c->broken && !c->write_blocked &&
+        c->written == c->queue.size()) {
+        // Straight into the output buffer and written now (pipelined requests wait for the burst's
+        // flush instead, so that they share a write). Never behind a write OpenSSL must retry
+        // unchanged: that is write_blocked.
+        if (c->out_pos == c->out.size()) {
+            c->out.clear();
+            c->out_pos = 0;
+        }
+        c->out.append(request);
+        c->queue.push_back(Pending{id, {}, c->answered > 0, Clock::now()});
+        c->written = c->queue.size();
+        ++pool.stats.requests;
+        pool.stats.max_in_flight = std::max(pool.stats.max_in_flight, static_cast<int>(c->written));
+        pool.note_room(c);
+        pool.flush(c);
+        return;
+    }
+    c->queue.push_back(Pending{id, std::string(request), false, {}});
     pool.note_room(c);
     switch (c->state) {
         case Connection::State::idle: c->wake.cancel(); break;  // connects, then writes
         case Connection::State::connecting: break;              // writes once connected
         case Connection::State::ready:
-            // One request per connection gains nothing from waiting; pipelined ones share a write.
-            if (pool.opt.pipeline == 1) pool.flush(c);
+            if (pool.opt.pipeline == 1) pool.flush(c);  // the socket is blocked or broken: no-op
             else pool.flush_later(c);
             break;
     }

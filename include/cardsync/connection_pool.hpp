@@ -91,9 +91,10 @@ public:
 
     /// True when some connection can take one more request now (connected or not).
     bool has_capacity() const noexcept;
-    /// Queues `request` (complete HTTP/1.1 request bytes) on the least busy connection with room;
-    /// call only when has_capacity(). Its Exchange arrives later through the completion.
-    void submit(std::uint64_t id, std::string request);
+    /// Queues `request` (complete HTTP/1.1 request bytes, copied) on the next connection with room;
+    /// call only when has_capacity(). On a connection that is open and writable it goes straight
+    /// into the output buffer (no copy of its own). Its Exchange arrives later through the completion.
+    void submit(std::uint64_t id, std::string_view request);
     /// Requests submitted and not yet completed.
     std::size_t in_flight() const noexcept;
     /// Closes every connection. Requests not answered yet are dropped without a completion;
