@@ -1,13 +1,16 @@
 #pragma once
-// A pool of HTTP/1.1 keep-alive connections to one API endpoint, on Beast (plain TCP or TLS).
+// A pool of HTTP/1.1 keep-alive connections to one API endpoint (plain TCP or TLS), on Asio.
 //
-// Each connection runs one writer and one reader coroutine over a FIFO of in-flight requests (at
-// most `pipeline` deep) and one read buffer: never two reads or two writes outstanding; answers
-// are matched to requests in order. A connection connects when work is first given to it and
-// again after the server closes it (Connection: close, idle timeout, reset); requests not yet
-// written stay queued on it and go out on the new connection. The pool knows nothing of rows,
-// retries or rates: the engine submits raw request bytes and gets one Exchange back per request.
-// It runs on the caller's io_context (one thread); this header keeps Asio and Beast out.
+// Each connection has a FIFO of in-flight requests (at most `pipeline` deep), one reader
+// coroutine and one read buffer; answers are parsed with Beast's basic_parser and matched to
+// requests in order. Requests are written by a non-blocking send straight from submit() (or, when
+// pipelined, once per burst of submissions); only a socket that takes no more wakes a writer. TLS
+// is OpenSSL over the same socket and buffer, with no stream layers between. A connection
+// connects when work is first given to it and again after the server closes it (Connection:
+// close, idle timeout, reset); requests not yet written stay queued on it and go out on the new
+// connection. The pool knows nothing of rows, retries or rates: the engine submits raw request
+// bytes and gets one Exchange back per request. It runs on the caller's io_context (one thread);
+// this header keeps Asio and Beast out.
 
 #include "cardsync/api_endpoint.hpp"
 #include "cardsync/clock.hpp"
