@@ -165,20 +165,25 @@ int bio_read(BIO* b, char* data, std::size_t size, std::size_t* got) {
     return 1;
 }
 
+// One non-blocking send: the plain path and OpenSSL's BIO both write through it.
+IoResult send_some(int fd, const char* data, std::size_t size) {
+    for (;;) {
+        const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+        if (n >= 0) return IoResult::moved(static_cast<std::size_t>(n));
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult::wait(Want::write);
+        return IoResult::failed(error_code(errno, boost::system::system_category()));
+    }
+}
+
 int bio_write(BIO* b, const char* data, std::size_t size, std::size_t* put) {
     auto* io = static_cast<SocketIo*>(BIO_get_data(b));
     BIO_clear_retry_flags(b);
-    for (;;) {
-        const ssize_t n = ::send(io->fd, data, size, MSG_NOSIGNAL);
-        if (n >= 0) {
-            *put = static_cast<std::size_t>(n);
-            return 1;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(b);
-        else io->error = errno;
-        return 0;
-    }
+    const IoResult r = send_some(io->fd, data, size);
+    if (r.want == Want::write) BIO_set_retry_write(b);
+    else if (r.ec) io->error = r.ec.value();
+    *put = r.bytes;
+    return r.want == Want::nothing && !r.ec ? 1 : 0;
 }
 
 long bio_ctrl(BIO* b, int cmd, long, void*) {
@@ -264,13 +269,7 @@ struct Connection {
             if (SSL_write_ex(tls, data, size, &put)) return IoResult::moved(put);
             return tls_failure(SSL_get_error(tls, 0));
         }
-        for (;;) {
-            const ssize_t n = ::send(io.fd, data, size, MSG_NOSIGNAL);
-            if (n >= 0) return IoResult::moved(static_cast<std::size_t>(n));
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult::wait(Want::write);
-            return IoResult::failed(error_code(errno, boost::system::system_category()));
-        }
+        return send_some(io.fd, data, size);
     }
 
     IoResult tls_failure(int why) {
@@ -374,6 +373,18 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
         c->watchdog.cancel();
     }
 
+    // The queued requests not written yet are in `out` now: stamps them sent and counts them.
+    void mark_written(Connection* c) {
+        const TimePoint now = Clock::now();
+        for (std::size_t i = c->written; i < c->queue.size(); ++i) {
+            c->queue[i].reused = c->answered > 0;
+            c->queue[i].sent_at = now;
+            ++stats.requests;
+        }
+        c->written = c->queue.size();
+        stats.max_in_flight = std::max(stats.max_in_flight, static_cast<int>(c->written));
+    }
+
     // Writes what `c` has queued and not written, straight from the caller: no wake-up of a
     // writer per request. Only when the socket takes no more does the session's writer wait.
     void flush(Connection* c) {
@@ -381,19 +392,13 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
         for (;;) {
             if (c->out_pos == c->out.size()) {
                 if (c->written == c->queue.size()) return;
-                const TimePoint now = Clock::now();
                 c->out.clear();
                 c->out_pos = 0;
                 for (std::size_t i = c->written; i < c->queue.size(); ++i) {
-                    Pending& p = c->queue[i];
-                    c->out += p.bytes;
-                    p.bytes = std::string();
-                    p.reused = c->answered > 0;
-                    p.sent_at = now;
-                    ++stats.requests;
+                    c->out += c->queue[i].bytes;
+                    c->queue[i].bytes = std::string();
                 }
-                c->written = c->queue.size();
-                stats.max_in_flight = std::max(stats.max_in_flight, static_cast<int>(c->written));
+                mark_written(c);
             }
             const IoResult r = c->write_some(c->out.data() + c->out_pos, c->out.size() - c->out_pos);
             if (r.bytes) {
@@ -886,10 +891,8 @@ void ConnectionPool::submit(std::uint64_t id, std::string_view request) {
             c->out_pos = 0;
         }
         c->out.append(request);
-        c->queue.push_back(Pending{id, {}, c->answered > 0, Clock::now()});
-        c->written = c->queue.size();
-        ++pool.stats.requests;
-        pool.stats.max_in_flight = std::max(pool.stats.max_in_flight, static_cast<int>(c->written));
+        c->queue.push_back(Pending{id, {}, false, {}});
+        pool.mark_written(c);
         pool.note_room(c);
         pool.flush(c);
         return;

@@ -66,6 +66,19 @@ std::string name_problem(std::string_view field, std::string_view value) {
 }
 
 // Finds the first problem with a trimmed image_url; empty when there is none.
+constexpr bool is_alnum(unsigned char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool is_hex(unsigned char c) noexcept { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
+
+// RFC 3986 pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
+constexpr std::array<bool, 256> pchar_table = [] {
+    std::array<bool, 256> t{};
+    for (unsigned char c : std::string_view("-._~!$&'()*+,;=:@")) t[c] = true;
+    for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = t[static_cast<std::size_t>(c)] || is_alnum(static_cast<unsigned char>(c));
+    return t;
+}();
+
 std::string url_problem(std::string_view url) {
     if (url.empty()) return "image_url is blank; leave the cell out to keep the current image";
     if (url.size() > max_url_bytes) {
@@ -98,22 +111,6 @@ std::string url_problem(std::string_view url) {
     }
     return {};
 }
-
-}  // namespace
-
-namespace {
-
-bool is_alnum(unsigned char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-bool is_hex(unsigned char c) noexcept { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
-
-// RFC 3986 pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
-constexpr std::array<bool, 256> pchar_table = [] {
-    std::array<bool, 256> t{};
-    for (unsigned char c : std::string_view("-._~!$&'()*+,;=:@")) t[c] = true;
-    for (int c = 0; c < 256; ++c)
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) t[static_cast<std::size_t>(c)] = true;
-    return t;
-}();
 
 }  // namespace
 
