@@ -66,19 +66,6 @@ namespace {
 
 using Rep = Duration::rep;  // times held as counts since the epoch: compact and trivially copyable
 
-/// A valid E.164 number ("+", then 1 to 15 digits, the first 1-9) as its value, which is unique to
-/// it (no leading zeros) and below 10^15 < 2^50; 0 for any other string.
-std::uint64_t pack_e164(std::string_view s) noexcept {
-    if (s.size() < 2 || s.size() > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9') return 0;
-    std::uint64_t value = 0;
-    for (std::size_t i = 1; i < s.size(); ++i) {
-        const unsigned digit = static_cast<unsigned char>(s[i]) - unsigned{'0'};
-        if (digit > 9) return 0;
-        value = value * 10 + digit;
-    }
-    return value;
-}
-
 /// Keys of strings that are not E.164 numbers: this bit set, below it a serial number.
 constexpr std::uint64_t other_key_bit = std::uint64_t{1} << 63;
 

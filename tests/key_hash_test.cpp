@@ -34,3 +34,17 @@ TEST(ShortKeyHash, SequentialNumbersSpreadOverBuckets) {
     // of 65,536 possible, a random function fills 65,536 x (1 - e^-1.53) = about 51,300 (sd ~110)
     EXPECT_GT(low_bits.size(), 50'500u);
 }
+
+TEST(PackE164, ValidNumbersPackToTheirValue) {
+    EXPECT_EQ(pack_e164("+14155550123"), 14155550123u);
+    EXPECT_EQ(pack_e164("+1"), 1u);
+    EXPECT_EQ(pack_e164("+999999999999999"), 999'999'999'999'999u);  // 15 digits, the longest
+    // distinct numbers, distinct keys: no leading zeros, so the value alone tells them apart
+    EXPECT_NE(pack_e164("+4412"), pack_e164("+44012"));
+}
+
+TEST(PackE164, AnythingElseIsZero) {
+    for (const char* s : {"", "+", "14155550123", "+04155550123", "+1415555012a", "+1 415", "++1",
+                          "+1234567890123456"})  // 16 digits
+        EXPECT_EQ(pack_e164(s), 0u) << s;
+}

@@ -1,7 +1,9 @@
 #pragma once
-// A hash for the short string keys of hot maps (phone numbers: about 12 bytes). std::hash runs a
-// general-purpose byte loop; this reads 8 bytes at a time and mixes them, several times cheaper
-// per row. Not stable across versions and not for anything stored: only for in-memory tables.
+// Keys for the hot per-number tables. A hash for short string keys (phone numbers: about 12 bytes):
+// std::hash runs a general-purpose byte loop; this reads 8 bytes at a time and mixes them, several
+// times cheaper per row. And an E.164 number packed into one integer, for tables that compare and
+// store 8 bytes instead of a string. Not stable across versions and not for anything stored: only
+// for in-memory tables.
 
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +30,19 @@ inline std::uint64_t short_key_hash(std::string_view s) noexcept {
     h ^= h >> 33;
     h *= 0xC4CEB9FE1A85EC53ull;
     return h ^ (h >> 33);
+}
+
+/// A valid E.164 number ("+", then 1 to 15 digits, the first 1-9) as its value, which is unique to
+/// it (no leading zeros) and below 10^15 < 2^50; 0 for any other string.
+inline std::uint64_t pack_e164(std::string_view s) noexcept {
+    if (s.size() < 2 || s.size() > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9') return 0;
+    std::uint64_t value = 0;
+    for (std::size_t i = 1; i < s.size(); ++i) {
+        const unsigned digit = static_cast<unsigned char>(s[i]) - unsigned{'0'};
+        if (digit > 9) return 0;
+        value = value * 10 + digit;
+    }
+    return value;
 }
 
 /// Transparent hasher for unordered maps keyed by std::string and looked up by string_view.
