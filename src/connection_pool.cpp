@@ -568,47 +568,37 @@ net::awaitable<Failure> open_connection(Pool pool, Connection* c) {
     co_return Failure{};
 }
 
-// Reads one answer into `parser`: parses what the buffer holds and reads when it needs more.
-net::awaitable<error_code> read_answer(Pool pool, Connection* c, AnswerParser& parser) {
+// What reading an answer needs next.
+struct ReadStep {
+    enum Kind { done, parse_error, read, wait_write, io_error } kind = done;
+    error_code ec;  // parse_error, io_error
+};
+
+// Feeds `parser` what the connection holds (decrypting it first on TLS) until the answer is
+// complete, fails, or the socket must be waited for. Not a coroutine: read_loop awaits the socket
+// itself, so an answer costs no coroutine frame of its own.
+ReadStep advance_answer(Connection* c, AnswerParser& parser) {
     for (;;) {
         while (c->buffer.size() > 0) {
             error_code ec;
             const std::size_t used = parser.put(c->buffer.data(), ec);
             c->buffer.consume(used);
             if (ec == http::error::need_more) break;
-            if (ec) co_return ec;
-            if (parser.is_done()) co_return error_code{};
+            if (ec) return {ReadStep::parse_error, ec};
+            if (parser.is_done()) return {ReadStep::done, {}};
             if (used == 0) break;
         }
-        error_code ec;
-        if (!c->tls) {
-            ec = co_await read_socket(c, c->buffer);
-        } else {
-            constexpr std::size_t plain_size = 16 * 1024;
-            const auto space = c->buffer.prepare(plain_size);
-            const IoResult r = c->decrypt(static_cast<char*>(space.data()), space.size());
-            if (r.bytes) {
-                c->buffer.commit(r.bytes);
-                continue;
-            }
-            if (r.want == Want::read) {
-                ec = co_await read_cipher(c);
-                if (!ec && c->write_blocked && c->write_wants == Want::read) {
-                    c->write_blocked = false;  // OpenSSL wanted to read before it could write on
-                    pool->flush(c);
-                }
-            } else if (r.want == Want::write) {
-                ec = co_await wait_writable(c);
-            } else {
-                ec = r.ec;
-            }
+        if (!c->tls) return {ReadStep::read, {}};
+        constexpr std::size_t plain_size = 16 * 1024;
+        const auto space = c->buffer.prepare(plain_size);
+        const IoResult r = c->decrypt(static_cast<char*>(space.data()), space.size());
+        if (r.bytes) {
+            c->buffer.commit(r.bytes);
+            continue;
         }
-        if (ec == net::error::eof) {
-            if (!parser.got_some()) co_return http::error::end_of_stream;
-            parser.put_eof(ec);  // an answer that ends with the connection is complete; others are cut
-            co_return ec;
-        }
-        if (ec) co_return ec;
+        if (r.want == Want::read) return {ReadStep::read, {}};
+        if (r.want == Want::write) return {ReadStep::wait_write, {}};
+        return {ReadStep::io_error, r.ec};
     }
 }
 
@@ -644,7 +634,8 @@ Exchange answer_exchange(Connection* c, Pending& p) {
     if (!a.streamed) ex.api = c->parser.parse(a.body);
     ex.reused = p.reused;
     ex.sent_at = p.sent_at;
-    ex.latency = Clock::now() - p.sent_at;
+    ex.done_at = Clock::now();
+    ex.latency = ex.done_at - p.sent_at;
     return ex;
 }
 
@@ -652,7 +643,37 @@ Exchange answer_exchange(Connection* c, Pending& p) {
 net::awaitable<void> read_loop(Pool pool, Connection* c) {
     while (!c->broken) {
         AnswerParser parser(c->answer, pool->opt.body_sink ? &pool->opt.body_sink : nullptr, pool->opt.max_body);
-        const error_code ec = co_await read_answer(pool, c, parser);
+        error_code ec;
+        for (;;) {
+            const ReadStep step = advance_answer(c, parser);
+            if (step.kind == ReadStep::done || step.kind == ReadStep::parse_error) {
+                ec = step.ec;
+                break;
+            }
+            if (step.kind == ReadStep::io_error) {
+                ec = step.ec;
+            } else if (step.kind == ReadStep::wait_write) {
+                std::tie(ec) = co_await c->sock->async_wait(socket::wait_write, token);
+            } else {
+                // Asio tries the read at once unless its last one came up short.
+                beast::flat_buffer& into = c->tls ? c->io.cipher : c->buffer;
+                std::size_t n = 0;
+                std::tie(ec, n) = co_await c->sock->async_read_some(into.prepare(16 * 1024), token);
+                into.commit(n);
+                if (c->tls && ec == net::error::eof) c->io.eof = true;  // for OpenSSL, through the BIO
+                if (c->tls && !ec && c->write_blocked && c->write_wants == Want::read) {
+                    c->write_blocked = false;  // OpenSSL wanted to read before it could write on
+                    pool->flush(c);
+                }
+            }
+            if (ec == net::error::eof) {
+                // an answer that ends with the connection is complete; others are cut
+                if (!parser.got_some()) ec = http::error::end_of_stream;
+                else parser.put_eof(ec);
+                break;
+            }
+            if (ec) break;
+        }
         if (c->broken) break;
         if (ec) {
             const bool started = parser.got_some() || c->buffer.size() > 0;
@@ -733,6 +754,7 @@ void settle(PoolState& pool, Connection* c) {
         ex.reused = lost[i].reused;
         ex.sent_at = lost[i].sent_at;
         ex.latency = now - lost[i].sent_at;
+        ex.done_at = now;
         ex.error = c->failure.kind == TransportError::none ? TransportError::read : c->failure.kind;
         if (c->closing) {
             ex.unprocessed = true;
@@ -758,6 +780,7 @@ void fail_queued(PoolState& pool, Connection* c, const Failure& f) {
         ex.error_detail = f.detail;
         ex.certificate_rejected = f.certificate;
         ex.sent_at = Clock::now();
+        ex.done_at = ex.sent_at;
         pool.complete(std::move(ex));
     }
 }

@@ -67,6 +67,7 @@ struct Exchange {
                                          ///< request: it was never processed, send it again freely
     TimePoint sent_at{};                 ///< when the request was handed to the socket
     Duration latency{};                  ///< sent_at -> answer complete (or failure)
+    TimePoint done_at{};                 ///< when the answer completed (or the failure was noticed)
 };
 
 /// Counters of the pool's life, for the run summary.
