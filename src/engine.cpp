@@ -60,6 +60,61 @@ struct Job {
     int last_code = 0;
     std::string last_reason;
     double last_latency_ms = 0;
+
+    // Empties the job for its slot's next use; the request buffer keeps its capacity.
+    void reset() {
+        std::string buffer = std::move(request);
+        buffer.clear();
+        *this = Job{};
+        request = std::move(buffer);
+    }
+};
+
+// The jobs in progress, in slots reused from one job to the next: no allocation per row, and each
+// slot keeps its request buffer. An id names the slot (low 32 bits) and the job's serial number
+// (high bits), so a stale id (a job already recorded) finds nothing.
+class JobTable {
+public:
+    /// A new job, in a free slot, with its id set.
+    Job& add() {
+        std::uint32_t slot = 0;
+        if (free_.empty()) {
+            slot = static_cast<std::uint32_t>(slots_.size());
+            slots_.emplace_back();
+        } else {
+            slot = free_.back();
+            free_.pop_back();
+        }
+        Job& job = slots_[slot];
+        job.id = (++serial_ << 32) | slot;
+        ++size_;
+        return job;
+    }
+    Job* find(std::uint64_t id) noexcept {
+        const std::size_t slot = id & 0xFFFF'FFFFu;
+        return slot < slots_.size() && slots_[slot].id == id && id != 0 ? &slots_[slot] : nullptr;
+    }
+    void erase(Job& job) {
+        free_.push_back(static_cast<std::uint32_t>(job.id & 0xFFFF'FFFFu));
+        job.reset();  // id 0: found no more
+        --size_;
+    }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    /// The ids of the jobs in progress that `keep` selects (a copy: the caller may finish them).
+    template <class Keep>
+    std::vector<std::uint64_t> ids(Keep keep) const {
+        std::vector<std::uint64_t> out;
+        for (const Job& job : slots_)
+            if (job.id != 0 && keep(job)) out.push_back(job.id);
+        return out;
+    }
+
+private:
+    std::deque<Job> slots_;  // a deque: a Job& stays valid while more jobs are added
+    std::vector<std::uint32_t> free_;
+    std::uint64_t serial_ = 0;
+    std::size_t size_ = 0;
 };
 
 // Sends in the last second, in 100 ms slots: the measured rate AdaptiveRate starts from. In the
@@ -248,9 +303,9 @@ private:
             }
             const std::uint64_t id = e->waiting_.top().second;
             e->waiting_.pop();
-            auto it = e->jobs_.find(id);
-            if (it == e->jobs_.end() || e->no_new_sends_) continue;
-            it->second.due = due;
+            Job* job = e->jobs_.find(id);
+            if (!job || e->no_new_sends_) continue;
+            job->due = due;
             e->ready_.push_back(id);
             e->pump();
         }
@@ -320,11 +375,10 @@ private:
     // Reads rows while the pool could use more work and the memory bound allows.
     void admit_more() {
         if (reading_stopped_ || finished_) return;
-        InputRow row;
-        RowPrefetcher::Checked checked;
+        RowPrefetcher::CheckedRow* row = nullptr;
         admitting_ = true;
         while (ready_.size() + pool_->in_flight() < target_active_ && lanes_.rows() < opt_.max_admitted) {
-            const auto next = prefetch_.try_next(row, &checked);
+            const auto next = prefetch_.try_next(row);
             if (next == RowPrefetcher::Next::empty) break;  // the prefetcher posts rows_ready()
             if (next == RowPrefetcher::Next::end) {
                 reading_stopped_ = true;
@@ -332,26 +386,26 @@ private:
                 break;
             }
             ++report_.rows_read;
-            report_.last_line_read = row.line;
-            admit(row, checked);
+            report_.last_line_read = row->line;
+            admit(*row);
         }
         admitting_ = false;
         pump();
         maybe_finish();
     }
 
-    // `checked` is validate(row), done on the prefetcher's thread.
-    void admit(const InputRow& row, RowPrefetcher::Checked& checked) {
-        if (auto* bad = std::get_if<InvalidRow>(&checked)) {
+    // The row was validated on the prefetcher's thread; it is moved from.
+    void admit(RowPrefetcher::CheckedRow& row) {
+        if (auto* bad = std::get_if<InvalidRow>(&row.checked)) {
             ResultRecord rec;
             rec.line = row.line;
-            rec.phone_number = row.phone_number;
+            rec.phone_number = std::move(row.phone_number);
             rec.outcome = Outcome::invalid;
             rec.message = std::move(bad->message);
             write(rec);
             return;
         }
-        auto& update = std::get<ContactUpdate>(checked);
+        auto& update = std::get<ContactUpdate>(row.checked);
         if (auto done = opt_.already_updated.find(update.line);
             done != opt_.already_updated.end() && done->second == update.phone_number) {
             ResultRecord rec;
@@ -389,26 +443,22 @@ private:
 
     void start(LaneWork work) {
         report_.coalesced += work.lines.size() - 1;
-        Job job;
-        job.id = next_id_++;
-        ContactUpdate u{work.lines.front(), work.number, work.fields};
+        Job& job = jobs_.add();
+        job.work = std::move(work);
         // A create is always the first row of its number's work (a later row is a change of it).
-        job.create = !create_lines_.empty() && create_lines_.erase(work.lines.front()) != 0;
+        job.create = !create_lines_.empty() && create_lines_.erase(job.work.lines.front()) != 0;
         if (job.create) {
             ++report_.creates;
-            append_post_request(job.request, tmpl_, u);
+            append_post_request(job.request, tmpl_, job.work.number, job.work.fields);
         } else {
-            append_patch_request(job.request, tmpl_, u);
+            append_patch_request(job.request, tmpl_, job.work.number, job.work.fields);
         }
-        job.work = std::move(work);
         job.due = Clock::now();
-        const std::uint64_t id = job.id;
-        jobs_.emplace(id, std::move(job));
         if (no_new_sends_) {
-            finish(jobs_.at(id), Outcome::failed, drain_message_);
+            finish(job, Outcome::failed, drain_message_);
             return;
         }
-        ready_.push_back(id);
+        ready_.push_back(job.id);
         if (!admitting_) pump();  // admit_more pumps once it has read its rows
     }
 
@@ -439,13 +489,12 @@ private:
         if (pumping_) return;  // sending admits rows, which may call back here
         pumping_ = true;
         while (!finished_ && !no_new_sends_ && !ready_.empty() && pool_->has_capacity()) {
-            const std::uint64_t id = ready_.front();
-            auto it = jobs_.find(id);
-            if (it == jobs_.end()) {
+            Job* found = jobs_.find(ready_.front());
+            if (!found) {
                 ready_.pop_front();
                 continue;
             }
-            Job& job = it->second;
+            Job& job = *found;
             const TimePoint now = Clock::now();
             const TimePoint allowed = budget_.when_allowed(job.work.number, now);
             if (allowed > now) {  // the number's budget is spent: wait aside, let others go
@@ -477,11 +526,11 @@ private:
     }
 
     void on_exchange(Exchange&& ex) {
-        auto it = jobs_.find(ex.id);
-        if (it == jobs_.end()) return;  // already recorded (cut off by a stop)
-        Job& job = it->second;
+        Job* found = jobs_.find(ex.id);
+        if (!found) return;  // already recorded (cut off by a stop)
+        Job& job = *found;
         job.in_flight = false;
-        const TimePoint now = Clock::now();
+        const TimePoint now = ex.done_at;
         // The server counted the call somewhere between our send and now: taking now keeps the
         // client's view of the number's window never ahead of the server's. One request per
         // number is in flight at a time (lanes), so recording late cannot overspend.
@@ -523,7 +572,7 @@ private:
             job.fell_back = true;
             ++report_.create_conflicts;
             job.request.clear();
-            append_patch_request(job.request, tmpl_, ContactUpdate{job.work.lines.front(), job.work.number, job.work.fields});
+            append_patch_request(job.request, tmpl_, job.work.number, job.work.fields);
             log(fmt::format("line {} {}: a card exists already (409/2014): sending PATCH", job.work.lines.front(),
                             job.work.number));
             ready_.push_front(job.id);
@@ -701,7 +750,7 @@ private:
             write(rec);
         }
         const std::string number = job.work.number;
-        jobs_.erase(job.id);
+        jobs_.erase(job);
         if (auto next = lanes_.complete(number)) start(std::move(*next));
         maybe_finish();
     }
@@ -735,13 +784,10 @@ private:
         no_new_sends_ = true;
         drain_message_ = std::move(message);
         stop_reading();
-        std::vector<std::uint64_t> idle;
-        for (auto& [id, job] : jobs_)
-            if (!job.in_flight) idle.push_back(id);
-        for (auto id : idle) {
-            auto it = jobs_.find(id);
-            if (it == jobs_.end()) continue;
-            Job& job = it->second;
+        for (auto id : jobs_.ids([](const Job& job) { return !job.in_flight; })) {
+            Job* found = jobs_.find(id);
+            if (!found) continue;
+            Job& job = *found;
             std::string msg = drain_message_;
             if (!job.last_reason.empty()) msg += "; last attempt: " + job.last_reason;
             finish(job, Outcome::failed, msg);
@@ -754,12 +800,8 @@ private:
 
     void cut_in_flight(const std::string& message) {
         drain(message);
-        std::vector<std::uint64_t> ids;
-        for (auto& [id, job] : jobs_) ids.push_back(id);
-        for (auto id : ids) {
-            auto it = jobs_.find(id);
-            if (it != jobs_.end()) finish(it->second, Outcome::failed, message);
-        }
+        for (auto id : jobs_.ids([](const Job&) { return true; }))
+            if (Job* job = jobs_.find(id)) finish(*job, Outcome::failed, message);
         maybe_finish();
     }
 
@@ -767,9 +809,9 @@ private:
         if (reading_stopped_) return;
         reading_stopped_ = true;
         // the next row, if already read ahead, names the first line not reached (never waits)
-        InputRow row;
+        RowPrefetcher::CheckedRow* row = nullptr;
         const auto next = prefetch_.try_next(row);
-        if (next == RowPrefetcher::Next::row) report_.first_line_not_reached = row.line;
+        if (next == RowPrefetcher::Next::row) report_.first_line_not_reached = row->line;
         else if (next == RowPrefetcher::Next::end) report_.input_exhausted = true;
         prefetch_.stop();
     }
@@ -814,8 +856,7 @@ private:
     std::optional<SyncPlanner> planner_;             // with a snapshot
     std::unordered_set<std::uint64_t> create_lines_; // lines admitted as creates, not started yet
 
-    std::unordered_map<std::uint64_t, Job> jobs_;
-    std::uint64_t next_id_ = 1;
+    JobTable jobs_;
     std::deque<std::uint64_t> ready_;
     using Due = std::pair<TimePoint, std::uint64_t>;
     std::priority_queue<Due, std::vector<Due>, std::greater<>> waiting_;

@@ -108,16 +108,15 @@ std::string contact_card_target(std::string_view base_path, std::string_view e16
 
 void append_json_body(std::string& out, const CardFields& fields) { append_fields(out, fields, true); }
 
-void append_patch_request(std::string& out, const RequestTemplate& tmpl, const ContactUpdate& update) {
-    append_request(out, "PATCH", tmpl, update.phone_number,
-                   [&](std::string& o) { append_fields(o, update.fields, true); });
+void append_patch_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields) {
+    append_request(out, "PATCH", tmpl, e164, [&](std::string& o) { append_fields(o, fields, true); });
 }
 
-void append_post_request(std::string& out, const RequestTemplate& tmpl, const ContactUpdate& update) {
+void append_post_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields) {
     append_request(out, "POST", tmpl, {}, [&](std::string& o) {
         o.append("{\"phone_number\":");
-        append_json_string(o, update.phone_number);
-        append_fields(o, update.fields, false);
+        append_json_string(o, e164);
+        append_fields(o, fields, false);
     });
 }
 

@@ -49,7 +49,8 @@ void RowPrefetcher::run() {
                     producer_waiting_ = false;
                     if (stop_) return;
                 }
-                queue_.push_back(Item{std::move(row), std::move(checked), reader_.bytes_read()});
+                queue_.push_back(Item{CheckedRow{row.line, std::move(row.phone_number), std::move(checked)},
+                                      reader_.bytes_read()});
             }
             notify = consumer_waiting_;
             consumer_waiting_ = false;
@@ -59,7 +60,7 @@ void RowPrefetcher::run() {
     }
 }
 
-RowPrefetcher::Next RowPrefetcher::try_next(InputRow& row, Checked* checked) {
+RowPrefetcher::Next RowPrefetcher::try_next(CheckedRow*& row) {
     if (taken_pos_ == taken_.size()) {
         taken_.clear();  // moved-from rows: cheap, and outside the lock
         taken_pos_ = 0;
@@ -80,8 +81,7 @@ RowPrefetcher::Next RowPrefetcher::try_next(InputRow& row, Checked* checked) {
         if (wake) room_.notify_one();
     }
     Item& item = taken_[taken_pos_++];
-    row = std::move(item.row);
-    if (checked) *checked = std::move(item.checked);
+    row = &item.row;
     bytes_taken_.store(item.bytes, std::memory_order_relaxed);
     return Next::row;
 }

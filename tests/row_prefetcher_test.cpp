@@ -63,12 +63,12 @@ struct Ready {
 // Takes every row, waiting on on_ready when the queue is empty; returns the lines seen.
 std::vector<std::uint64_t> drain(RowPrefetcher& p, Ready& ready) {
     std::vector<std::uint64_t> lines;
-    InputRow row;
+    RowPrefetcher::CheckedRow* row = nullptr;
     for (int waits = 0;;) {
         const auto next = p.try_next(row);
         if (next == RowPrefetcher::Next::end) return lines;
         if (next == RowPrefetcher::Next::row) {
-            lines.push_back(row.line);
+            lines.push_back(row->line);
             continue;
         }
         if (!ready.wait_for(++waits)) ADD_FAILURE() << "no on_ready after an empty queue";
@@ -86,7 +86,7 @@ TEST(RowPrefetcher, DeliversEveryRowInOrderThenTheEnd) {
     ASSERT_EQ(lines.size(), 10'000u);
     for (std::size_t i = 0; i < lines.size(); ++i) ASSERT_EQ(lines[i], i + 2);
     EXPECT_EQ(p.bytes_read(), 100'000u);
-    InputRow row;
+    RowPrefetcher::CheckedRow* row = nullptr;
     EXPECT_EQ(p.try_next(row), RowPrefetcher::Next::end);  // and stays at the end
 }
 
@@ -95,7 +95,7 @@ TEST(RowPrefetcher, AnInputErrorComesAfterTheRowsBeforeIt) {
     Ready ready;
     RowPrefetcher p(reader, 8);
     p.start([&] { ready.signal(); });
-    InputRow row;
+    RowPrefetcher::CheckedRow* row = nullptr;
     int rows = 0;
     for (int waits = 0; rows < 3;) {
         const auto next = p.try_next(row);
@@ -124,7 +124,7 @@ TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacityBesideTheBatchTaken) {
     std::this_thread::sleep_for(100ms);
     EXPECT_LE(reader.produced_.load(), 101);  // 100 queued, one more read and waiting for room
     EXPECT_GE(reader.produced_.load(), 100);
-    InputRow row;
+    RowPrefetcher::CheckedRow* row = nullptr;
     ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // takes the whole queue: room for 100 more
     std::this_thread::sleep_for(100ms);
     EXPECT_LE(reader.produced_.load(), 201);
@@ -134,7 +134,7 @@ TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacityBesideTheBatchTaken) {
     EXPECT_LE(reader.produced_.load(), 201) << "it reads on only once the consumer takes the queue again";
     ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // the batch's last row
     ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);  // the next batch
-    EXPECT_EQ(row.line, 102u);
+    EXPECT_EQ(row->line, 102u);
     std::this_thread::sleep_for(100ms);
     EXPECT_LE(reader.produced_.load(), 301);
     EXPECT_GE(reader.produced_.load(), 300);
@@ -145,15 +145,17 @@ TEST(RowPrefetcher, RowsComeValidated) {
     RowPrefetcher p(reader, 10);
     Ready ready;
     p.start([&ready] { ready.signal(); });
-    InputRow row;
-    RowPrefetcher::Checked checked;
+    RowPrefetcher::CheckedRow* row = nullptr;
     RowPrefetcher::Next next;
-    for (int waits = 0; (next = p.try_next(row, &checked)) == RowPrefetcher::Next::empty;)
+    for (int waits = 0; (next = p.try_next(row)) == RowPrefetcher::Next::empty;)
         ASSERT_TRUE(ready.wait_for(++waits));
     ASSERT_EQ(next, RowPrefetcher::Next::row);
-    const auto* bad = std::get_if<InvalidRow>(&checked);
+    const auto* bad = std::get_if<InvalidRow>(&row->checked);
     ASSERT_NE(bad, nullptr);
-    EXPECT_EQ(bad->message, std::get<InvalidRow>(validate(row)).message);
+    InputRow input;
+    input.line = row->line;
+    input.phone_number = row->phone_number;
+    EXPECT_EQ(bad->message, std::get<InvalidRow>(validate(input)).message);
 }
 
 // Plain, or behind the wrappers a sharded run puts around its input (hashing source, shard filter).
@@ -174,13 +176,13 @@ void check_interrupted_by_stop(bool wrapped) {
     {
         RowPrefetcher p(*reader, 16);
         p.start([&] { ready.signal(); });
-        InputRow row;
+        RowPrefetcher::CheckedRow* row = nullptr;
         EXPECT_EQ(p.try_next(row), RowPrefetcher::Next::empty);
         const std::string line = "+15550000001,Ann\n";
         ASSERT_EQ(::write(fds[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
         ASSERT_TRUE(ready.wait_for(1));
         ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);
-        EXPECT_EQ(row.phone_number, "+15550000001");
+        EXPECT_EQ(row->phone_number, "+15550000001");
         EXPECT_EQ(p.try_next(row), RowPrefetcher::Next::empty);  // the thread now waits on the pipe
         std::this_thread::sleep_for(50ms);
     }  // the destructor stops it: the pipe's writer is still open, so only the interrupt ends the read

@@ -37,10 +37,16 @@ struct RequestTemplate {
 
 /// Appends the whole `PATCH {base}/v3/contact_card?phone_number=...` request (head and body) to
 /// `out`: Host, Authorization, Content-Type and Accept application/json, User-Agent, Content-Length.
-void append_patch_request(std::string& out, const RequestTemplate& tmpl, const ContactUpdate& update);
+void append_patch_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields);
+inline void append_patch_request(std::string& out, const RequestTemplate& tmpl, const ContactUpdate& update) {
+    append_patch_request(out, tmpl, update.phone_number, update.fields);
+}
 
 /// The same for `POST {base}/v3/contact_card` (create: phone_number in the body).
-void append_post_request(std::string& out, const RequestTemplate& tmpl, const ContactUpdate& update);
+void append_post_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields);
+inline void append_post_request(std::string& out, const RequestTemplate& tmpl, const ContactUpdate& update) {
+    append_post_request(out, tmpl, update.phone_number, update.fields);
+}
 
 /// `GET {base}/v3/contact_card` (all cards, or one number when `e164` is not empty).
 void append_get_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164 = {});

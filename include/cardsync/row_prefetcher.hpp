@@ -29,6 +29,13 @@ class RowPrefetcher {
 public:
     enum class Next { row, empty, end };
     using Checked = std::variant<ContactUpdate, InvalidRow>;  ///< validate(row)
+    /// A row as the engine takes it. The reader's own strings stay (and are freed) on the reader's
+    /// thread: only what the engine uses crosses over.
+    struct CheckedRow {
+        std::uint64_t line = 0;    ///< where the record starts
+        std::string phone_number;  ///< as given (an invalid row's record quotes it)
+        Checked checked;           ///< what validate() made of the row
+    };
 
     explicit RowPrefetcher(RowReader& reader, std::size_t capacity = 4096);
     /// Stops the thread (interrupting a read that waits on a pipe) and joins it.
@@ -38,10 +45,10 @@ public:
 
     /// Starts reading. `on_ready` must be cheap and thread-safe (e.g. post to an io_context).
     void start(std::function<void()> on_ready);
-    /// The next row if one is queued, with what validate() made of it when `checked` is given;
-    /// `end` once the input is over. Never blocks. Rethrows, in order, the error (InputError) the
-    /// reader met after the rows before it.
-    Next try_next(InputRow& row, Checked* checked = nullptr);
+    /// The next row if one is queued (`row` then points to it in the batch taken, until the next
+    /// call; the caller may move from it); `end` once the input is over. Never blocks. Rethrows, in
+    /// order, the error (InputError) the reader met after the rows before it.
+    Next try_next(CheckedRow*& row);
     /// Stops reading: the thread ends after its current row; a read waiting on a pipe is interrupted.
     /// Rows already queued can still be taken.
     void stop();
@@ -50,8 +57,7 @@ public:
 
 private:
     struct Item {
-        InputRow row;
-        Checked checked;
+        CheckedRow row;
         std::uint64_t bytes;
     };
     void run();
