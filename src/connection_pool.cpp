@@ -621,7 +621,7 @@ net::awaitable<void> write_loop(Pool pool, Connection* c) {
     }
 }
 
-Exchange answer_exchange(Connection* c, Pending& p) {
+Exchange answer_exchange(Connection* c, Pending& p, CardText card_text) {
     Answer& a = c->answer;
     Exchange ex;
     ex.id = p.id;
@@ -631,7 +631,7 @@ Exchange answer_exchange(Connection* c, Pending& p) {
     ex.should_retry = a.should_retry;
     ex.location = a.location;
     ex.body_streamed = a.streamed;
-    if (!a.streamed) ex.api = c->parser.parse(a.body);
+    if (!a.streamed) ex.api = c->parser.parse(a.body, card_text);
     ex.reused = p.reused;
     ex.sent_at = p.sent_at;
     ex.done_at = Clock::now();
@@ -709,7 +709,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
         ++c->answered;
         ++pool->stats.answers;
         if (!parser.keep_alive()) c->closing = true;
-        Exchange ex = answer_exchange(c, p);
+        Exchange ex = answer_exchange(c, p, pool->opt.card_text);
         pool->complete(std::move(ex));  // may queue (and write) more work on this connection
         if (c->closing) {
             ++pool->stats.closes_by_server;

@@ -902,6 +902,7 @@ PoolOptions pool_options(const ApplyOptions& options, const ApiEndpoint& endpoin
     po.cacert = options.cacert;
     po.insecure = options.insecure;
     po.log = options.log;
+    po.card_text = CardText::checked;  // the engine reads only is_active of a card answer
     return po;
 }
 

@@ -93,6 +93,7 @@ struct Found {
     bool error = false, status = false, code = false, message = false;
     std::optional<bool> success;
     std::string problem;
+    bool keep_card_text = true;
 };
 
 void note(std::string& problem, std::string_view field, std::string_view expected, od::json_type got) {
@@ -165,6 +166,14 @@ simdjson::error_code parse_error_object(od::object obj, ApiResponse& r, Found& f
     return simdjson::SUCCESS;
 }
 
+// Reads a string of the card: into `out` when the card's text is kept, else only checked.
+bool card_string(od::value& v, std::string& out, const Found& f, simdjson::error_code& e) {
+    if (f.keep_card_text) return read_string(v, out, e);
+    std::string_view s;
+    e = v.get_string().get(s);
+    return !e;
+}
+
 // Reads an optional string field (string or null).
 simdjson::error_code optional_string(od::value& v, od::json_type t, std::string_view key, std::optional<std::string>& out,
                                      Found& f) {
@@ -175,7 +184,7 @@ simdjson::error_code optional_string(od::value& v, od::json_type t, std::string_
         note(f.problem, key, "a string or null", t);
     } else {
         out.emplace();
-        read_string(v, *out, e);
+        card_string(v, *out, f, e);
     }
     return e;
 }
@@ -191,11 +200,11 @@ simdjson::error_code parse_object(od::object obj, ApiResponse& r, Found& f) {
         if ((e = v.type().get(t))) return e;
         if (key == "phone_number") {
             if (t != od::json_type::string) note(f.problem, key, "a string", t);
-            else if (!read_string(v, r.card.phone_number, e)) return e;
+            else if (!card_string(v, r.card.phone_number, f, e)) return e;
             else f.phone = true;
         } else if (key == "first_name") {
             if (t != od::json_type::string) note(f.problem, key, "a string", t);
-            else if (!read_string(v, r.card.first_name, e)) return e;
+            else if (!card_string(v, r.card.first_name, f, e)) return e;
             else f.first = true;
         } else if (key == "is_active") {
             if (t != od::json_type::boolean) note(f.problem, key, "true or false", t);
@@ -260,7 +269,7 @@ void append_list(std::string& out, std::initializer_list<std::pair<bool, std::st
 
 }  // namespace
 
-ApiResponse ResponseParser::parse(std::string& body) {
+ApiResponse ResponseParser::parse(std::string& body, CardText text) {
     std::size_t start = 0;
     while (start < body.size() && is_space(body[start])) ++start;
     if (start == body.size()) return classified(BodyKind::empty, "empty body");
@@ -279,6 +288,7 @@ ApiResponse ResponseParser::parse(std::string& body) {
 
     ApiResponse r;
     Found f;
+    f.keep_card_text = text == CardText::kept;
     if (type == od::json_type::object) {
         od::object obj;
         e = doc.get_object().get(obj);

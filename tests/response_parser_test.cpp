@@ -53,6 +53,35 @@ TEST(ResponseParser, CardShapes) {
     }
 }
 
+TEST(ResponseParser, CardTextCheckedOnlyClassifiesTheSameAndCopiesNothing) {
+    const std::string_view bodies[] = {
+        full_card,
+        R"({"phone_number":"+1555","first_name":"A","last_name":null,"image_url":null,"is_active":false})",
+        R"({"phone_number":"+1555","first_name":"A\u00e9\"","is_active":true})",
+        R"({"phone_number":"+1555","first_name":null,"is_active":true})",
+        R"({"phone_number":"+1555","first_name":"A","image_url":{},"is_active":true})",
+        R"({"phone_number":"+1555","first_name":"A","last_name":7,"is_active":true})",
+        R"({"phone_number":"+1555","first_name":"A\x","is_active":true})",         // a bad escape
+        "{\"phone_number\":\"+1555\",\"first_name\":\"\xff\",\"is_active\":true}",  // invalid UTF-8
+        R"({"success":false,"error":{"status":404,"code":2001,"message":"Not found"}})",
+        R"({"phone_number":"+1555")",
+    };
+    for (const auto body : bodies) {
+        ResponseParser parser;
+        std::string kept_body(body), checked_body(body);
+        const ApiResponse kept = parser.parse(kept_body);
+        const ApiResponse checked = parser.parse(checked_body, CardText::checked);
+        EXPECT_EQ(checked.kind, kept.kind) << body;
+        EXPECT_EQ(checked.error_message, kept.error_message) << body;
+        EXPECT_EQ(checked.error_code, kept.error_code) << body;
+        EXPECT_EQ(checked.card.is_active, kept.card.is_active) << body;
+        EXPECT_EQ(checked.card.phone_number, "") << body;
+        EXPECT_EQ(checked.card.first_name, "") << body;
+        EXPECT_EQ(checked.card.last_name.value_or(""), "") << body;
+        EXPECT_EQ(checked.card.image_url.value_or(""), "") << body;
+    }
+}
+
 TEST(ResponseParser, EscapedStringsAndKeysAreDecoded) {
     const auto r = parse(R"({"phone_\u006eumber":"+1555","first_name":"Zo\u00eb \"Z\"","is_active":true})");
     ASSERT_EQ(r.kind, BodyKind::card) << r.error_message;

@@ -46,6 +46,7 @@ struct PoolOptions {
     /// max_response_body (card_snapshot.hpp). Other answers are kept and parsed as usual, up to
     /// max_response_body. Pieces carry no request id: use it with one request in flight.
     std::function<void(std::string_view)> body_sink;
+    CardText card_text = CardText::kept;               ///< what a card answer's parse keeps (response_parser.hpp)
 };
 
 /// What became of one submitted request.

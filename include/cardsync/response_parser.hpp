@@ -54,6 +54,13 @@ struct ApiResponse {
     std::string trace_id;                     ///< when present
 };
 
+/// What parse() does with the text of a card answer (phone_number, first_name, last_name, image_url).
+enum class CardText {
+    kept,     ///< copied into ApiResponse::card
+    checked,  ///< checked (types, valid strings) but not copied: the card's strings stay empty. For a
+              ///< caller that reads only is_active (the apply engine): no copies per answer.
+};
+
 /// One parser per connection, reused (simdjson's parser keeps its buffers).
 class ResponseParser {
 public:
@@ -63,7 +70,7 @@ public:
     ResponseParser& operator=(ResponseParser&&) noexcept;
 
     /// Parses `body`. It may append simdjson padding to the string's capacity (contents unchanged).
-    ApiResponse parse(std::string& body);
+    ApiResponse parse(std::string& body, CardText text = CardText::kept);
 
 private:
     struct Impl;  // keeps simdjson out of this header
