@@ -168,7 +168,7 @@ std::uint64_t peak_rss_kib() {
 
 std::string seconds_text(Duration d) { return fmt::format("{:.3g} s", to_seconds(d)); }
 
-std::string lines_text(const std::vector<std::uint64_t>& lines, std::uint64_t except) {
+std::string lines_text(const LineList& lines, std::uint64_t except) {
     std::string out;
     std::size_t shown = 0;
     for (auto l : lines) {

@@ -10,35 +10,57 @@ void merge_fields(CardFields& earlier, const CardFields& later) {
     if (later.image_url) earlier.image_url = later.image_url;
 }
 
+std::uint64_t Lanes::key_of(std::string_view number, bool add) {
+    if (const std::uint64_t key = pack_e164(number)) return key;
+    if (!add) {
+        const auto it = other_keys_.find(number);
+        return it == other_keys_.end() ? 0 : it->second;
+    }
+    const auto [it, added] = other_keys_.try_emplace(std::string(number), 0);
+    if (added) it->second = other_key_bit | next_other_++;
+    return it->second;
+}
+
 std::optional<LaneWork> Lanes::admit(ContactUpdate update) {
     ++rows_;
-    auto it = lanes_.find(update.phone_number);
-    if (it == lanes_.end()) {
-        lanes_.emplace(update.phone_number, Lane{1, std::nullopt});
+    const auto [i, added] = lanes_.try_emplace(key_of(update.phone_number, true));
+    Lane& lane = lanes_.value_at(i);
+    if (added) {
+        lane.in_flight_rows = 1;
         return LaneWork{std::move(update.phone_number), std::move(update.fields), {update.line}};
     }
-    auto& queued = it->second.queued;
-    if (!queued) {
-        queued = LaneWork{std::move(update.phone_number), std::move(update.fields), {update.line}};
+    if (lane.queued == 0) {
+        if (free_.empty()) {
+            queued_.emplace_back();
+            free_.push_back(queued_.size() - 1);
+        }
+        lane.queued = free_.back() + 1;
+        free_.pop_back();
+        queued_[lane.queued - 1] = LaneWork{std::move(update.phone_number), std::move(update.fields), {update.line}};
         ++waiting_;
     } else {
-        merge_fields(queued->fields, update.fields);
-        queued->lines.push_back(update.line);
+        LaneWork& queued = queued_[lane.queued - 1];
+        merge_fields(queued.fields, update.fields);
+        queued.lines.push_back(update.line);
     }
     return std::nullopt;
 }
 
 std::optional<LaneWork> Lanes::complete(std::string_view number) {
-    const auto it = lanes_.find(number);
-    if (it == lanes_.end()) return std::nullopt;
-    Lane& lane = it->second;
+    const std::uint64_t key = key_of(number, false);
+    const std::size_t i = key == 0 ? lanes_.npos : lanes_.find(key);
+    if (i == lanes_.npos) return std::nullopt;
+    Lane& lane = lanes_.value_at(i);
     rows_ -= lane.in_flight_rows;
-    if (!lane.queued) {
-        lanes_.erase(it);
+    if (lane.queued == 0) {
+        lanes_.erase_at(i);
+        if (key & other_key_bit) other_keys_.erase(other_keys_.find(number));
         return std::nullopt;
     }
-    std::optional<LaneWork> next = std::move(lane.queued);
-    lane.queued.reset();
+    const std::size_t index = lane.queued - 1;
+    std::optional<LaneWork> next(std::move(queued_[index]));
+    free_.push_back(index);
+    lane.queued = 0;
     --waiting_;
     lane.in_flight_rows = next->lines.size();
     return next;

@@ -12,9 +12,15 @@
 //
 // Memory: one entry per number with work in flight, holding at most one merged update and the
 // lines of the rows it carries; bounded by the rows the engine admits (rows()).
+//
+// Cost: the lanes are keyed by the number packed into an integer (pack_e164) in a flat table, and
+// a work's single line is held inline, so in the steady state a row allocates nothing here.
 
-#include "cardsync/key_hash.hpp"
 #include "cardsync/contact_update.hpp"
+#include "cardsync/flat_key_map.hpp"
+#include "cardsync/key_hash.hpp"
+
+#include <boost/container/small_vector.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -27,11 +33,14 @@
 
 namespace cardsync {
 
+/// Input lines of the rows one work carries: nearly always one, held without a heap allocation.
+using LineList = boost::container::small_vector<std::uint64_t, 1>;
+
 /// One update to send for one number: a single row, or several rows merged.
 struct LaneWork {
-    std::string number;               ///< E.164, as in ContactUpdate::phone_number
-    CardFields fields;                ///< the merged fields: each present field from the latest row setting it
-    std::vector<std::uint64_t> lines; ///< input lines of every row carried, in input order (never empty)
+    std::string number;  ///< E.164, as in ContactUpdate::phone_number
+    CardFields fields;   ///< the merged fields: each present field from the latest row setting it
+    LineList lines;      ///< input lines of every row carried, in input order (never empty)
 };
 
 /// Overlays `later` on `earlier`: each field present in `later` replaces the one in `earlier`.
@@ -59,11 +68,24 @@ public:
     bool empty() const noexcept { return lanes_.empty(); }
 
 private:
+    /// A number with work in flight. Small and trivially copied, so the table stays dense.
     struct Lane {
-        std::size_t in_flight_rows = 0;   ///< rows carried by the work in flight
-        std::optional<LaneWork> queued;   ///< merged rows waiting
+        std::size_t in_flight_rows = 0;  ///< rows carried by the work in flight
+        std::size_t queued = 0;          ///< merged rows waiting: 1 + their index in queued_; 0: none
     };
-    std::unordered_map<std::string, Lane, ShortKeyHash, std::equal_to<>> lanes_;
+
+    /// The table key of `number`: pack_e164, or for another string its serial key, made if `add`.
+    /// 0: a string without a key (not busy).
+    std::uint64_t key_of(std::string_view number, bool add);
+
+    FlatKeyMap<Lane> lanes_;
+    std::vector<LaneWork> queued_;       ///< merged works waiting; entries reused through free_
+    std::vector<std::size_t> free_;      ///< indexes of queued_ not in use
+    // Strings that are not E.164 numbers (tests, a caller's own keys) get a serial key with this bit
+    // set, kept exactly (never a hash standing in for equality) while their number is busy.
+    static constexpr std::uint64_t other_key_bit = std::uint64_t{1} << 63;
+    std::unordered_map<std::string, std::uint64_t, ShortKeyHash, std::equal_to<>> other_keys_;
+    std::uint64_t next_other_ = 0;
     std::size_t waiting_ = 0;
     std::size_t rows_ = 0;
 };
