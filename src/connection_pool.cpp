@@ -374,8 +374,8 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
     }
 
     // The queued requests not written yet are in `out` now: stamps them sent and counts them.
-    void mark_written(Connection* c) {
-        const TimePoint now = Clock::now();
+    void mark_written(Connection* c, std::optional<TimePoint> at = std::nullopt) {
+        const TimePoint now = at ? *at : Clock::now();
         for (std::size_t i = c->written; i < c->queue.size(); ++i) {
             c->queue[i].reused = c->answered > 0;
             c->queue[i].sent_at = now;
@@ -893,7 +893,7 @@ bool ConnectionPool::has_capacity() const noexcept {
            impl_->in_flight < static_cast<std::size_t>(impl_->opt.connections) * static_cast<std::size_t>(impl_->opt.pipeline);
 }
 
-void ConnectionPool::submit(std::uint64_t id, std::string_view request) {
+void ConnectionPool::submit(std::uint64_t id, std::string_view request, std::optional<TimePoint> now) {
     auto& pool = *impl_;
     Connection* c = nullptr;
     while (!pool.with_room.empty() && !c) {
@@ -915,7 +915,7 @@ void ConnectionPool::submit(std::uint64_t id, std::string_view request) {
         }
         c->out.append(request);
         c->queue.push_back(Pending{id, {}, false, {}});
-        pool.mark_written(c);
+        pool.mark_written(c, now);
         pool.note_room(c);
         pool.flush(c);
         return;

@@ -479,7 +479,7 @@ private:
         if (job.intended > now) job.intended = now;  // a burst went early: never count less than the real latency
         ++report_.requests;
         meter_.add(now);
-        pool_->submit(job.id, job.request);
+        pool_->submit(job.id, job.request, now);
     }
 
     // Hands ready jobs to the pool while it has room: per-number budget, then a token from the

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -99,7 +100,9 @@ public:
     /// Queues `request` (complete HTTP/1.1 request bytes, copied) on the next connection with room;
     /// call only when has_capacity(). On a connection that is open and writable it goes straight
     /// into the output buffer (no copy of its own). Its Exchange arrives later through the completion.
-    void submit(std::uint64_t id, std::string_view request);
+    /// `now`, when given, is the caller's fresh clock reading, taken as the send time if it is
+    /// written at once (one clock read less per request).
+    void submit(std::uint64_t id, std::string_view request, std::optional<TimePoint> now = std::nullopt);
     /// Requests submitted and not yet completed.
     std::size_t in_flight() const noexcept;
     /// Closes every connection. Requests not answered yet are dropped without a completion;
