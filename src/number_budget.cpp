@@ -1,3 +1,4 @@
+#include "cardsync/flat_key_map.hpp"
 #include "cardsync/key_hash.hpp"
 #include "cardsync/number_budget.hpp"
 
@@ -75,94 +76,13 @@ struct Slot {
     std::uint32_t pending = 0;  ///< expiry entries naming this number
     std::uint32_t count = 0;    ///< call times held
     // the last spec.calls call times, oldest first, inline for calls <= 3 (the API's budget);
-    // for more, calls[0] is the index of the number's vector in Table::spill
+    // for more, calls[0] is the index of the number's vector in Impl::spill
     Rep calls[3] = {0, 0, 0};
 };
 static_assert(sizeof(Slot) == 40, "the header's bytes-per-number figure counts 8 for the key and 40 for the slot");
 
-/// An open-addressing hash table of numbers by key: linear probing over a dense array of keys
-/// (eight to a cache line, so a miss reads one or two lines), the slots in a parallel array,
-/// backward-shift deletion (no tombstones to pile up in a long run). Replaces a node-based
-/// unordered_map<std::string, ...>: no allocation per number and no string compares.
-class Table {
-public:
-    static constexpr std::size_t npos = ~std::size_t{0};
-
-    std::size_t size() const noexcept { return size_; }
-    std::uint64_t key_at(std::size_t i) const noexcept { return keys_[i]; }
-    Slot& slot(std::size_t i) noexcept { return slots_[i]; }
-    const Slot& slot(std::size_t i) const noexcept { return slots_[i]; }
-
-    std::size_t find(std::uint64_t key) const noexcept {
-        if (size_ == 0) return npos;
-        for (std::size_t i = home(key);; i = (i + 1) & mask_) {
-            if (keys_[i] == key) return i;
-            if (keys_[i] == 0) return npos;
-        }
-    }
-
-    /// The index of `key`'s slot, a new empty one if it was absent.
-    std::size_t find_or_insert(std::uint64_t key) {
-        if ((size_ + 1) * 5 > keys_.size() * 4) grow();  // load at most 0.8
-        std::size_t i = home(key);
-        for (; keys_[i] != 0; i = (i + 1) & mask_)
-            if (keys_[i] == key) return i;
-        keys_[i] = key;
-        slots_[i] = Slot{};
-        ++size_;
-        return i;
-    }
-
-    /// Removes the number at index `i`; moves later ones of its probe run back into the gap.
-    void erase_at(std::size_t i) noexcept {
-        for (std::size_t j = (i + 1) & mask_; keys_[j] != 0; j = (j + 1) & mask_) {
-            // j may fill the gap at i unless its home lies in (i, j], where it would become unreachable
-            if (((j - home(keys_[j])) & mask_) >= ((j - i) & mask_)) {
-                keys_[i] = keys_[j];
-                slots_[i] = slots_[j];
-                i = j;
-            }
-        }
-        keys_[i] = 0;
-        --size_;
-    }
-
-    /// Gives back memory after a burst: once at most a tenth full, halves until 20-40 % full.
-    void shrink_if_sparse() {
-        if (keys_.size() <= 16 || size_ * 10 > keys_.size()) return;
-        std::size_t capacity = keys_.size();
-        while (capacity > 16 && size_ * 5 <= capacity) capacity /= 2;
-        rehash(capacity);
-    }
-
-private:
-    std::size_t home(std::uint64_t key) const noexcept {
-        key ^= key >> 31;  // E.164 values differ mostly in low digits: mix before the multiply
-        return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
-    }
-
-    void grow() { rehash(keys_.empty() ? 16 : keys_.size() * 2); }
-
-    void rehash(std::size_t capacity) {
-        std::vector<std::uint64_t> old_keys = std::exchange(keys_, std::vector<std::uint64_t>(capacity, 0));
-        std::vector<Slot> old_slots = std::exchange(slots_, std::vector<Slot>(capacity));
-        mask_ = capacity - 1;
-        shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity));
-        for (std::size_t k = 0; k < old_keys.size(); ++k) {
-            if (old_keys[k] == 0) continue;
-            std::size_t i = home(old_keys[k]);
-            while (keys_[i] != 0) i = (i + 1) & mask_;
-            keys_[i] = old_keys[k];
-            slots_[i] = old_slots[k];
-        }
-    }
-
-    std::vector<std::uint64_t> keys_;  ///< 0: empty (no number packs to 0)
-    std::vector<Slot> slots_;
-    std::size_t size_ = 0;
-    std::size_t mask_ = 0;
-    unsigned shift_ = 64;
-};
+/// The numbers remembered, by key (flat_key_map.hpp: no allocation per number, no string compares).
+using Table = FlatKeyMap<Slot>;
 
 /// A moment a number's entry may be dropped: a call leaving the window or a server wait passing.
 /// By key, not position: the table moves slots when it grows or erases.
@@ -241,9 +161,8 @@ struct NumberBudget::Impl {
             }
             key = it->second;
         }
-        const std::size_t before = numbers.size();
-        const std::size_t i = numbers.find_or_insert(key);
-        if (numbers.size() != before && !inline_calls()) numbers.slot(i).calls[0] = take_spill();
+        const auto [i, added] = numbers.try_emplace(key);
+        if (added && !inline_calls()) numbers.value_at(i).calls[0] = take_spill();
         return i;
     }
 
@@ -290,7 +209,7 @@ struct NumberBudget::Impl {
         const Expiry e{at, numbers.key_at(i)};
         if (!server_wait && (in_order.empty() || in_order.back().at <= at)) in_order.push_back(e);
         else out_of_order.push(e);
-        ++numbers.slot(i).pending;
+        ++numbers.value_at(i).pending;
     }
 
     /// The earliest expiry, if any is at or before `limit`; removed from its queue.
@@ -311,7 +230,7 @@ struct NumberBudget::Impl {
     /// Drops one expiry entry of `key`; forgets the number with its last. True if forgotten.
     bool drop_entry(std::uint64_t key) {
         const std::size_t i = numbers.find(key);
-        Slot& s = numbers.slot(i);
+        Slot& s = numbers.value_at(i);
         if (--s.pending != 0) return false;
         if (!inline_calls()) {
             const auto index = static_cast<std::uint32_t>(s.calls[0]);
@@ -344,7 +263,7 @@ TimePoint NumberBudget::when_allowed(std::string_view number, TimePoint now) con
     if (key == 0) return now;
     const std::size_t i = impl_->numbers.find(key);
     if (i == Table::npos) return now;
-    const Slot& s = impl_->numbers.slot(i);
+    const Slot& s = impl_->numbers.value_at(i);
     TimePoint at = std::max(now, TimePoint(Duration(s.blocked_until)));
     if (impl_->spec.enabled()) {
         if (const auto oldest = impl_->limiting_call(s)) at = std::max(at, TimePoint(Duration(*oldest + impl_->window)));
@@ -358,14 +277,14 @@ void NumberBudget::record_call(std::string_view number, TimePoint now) {
     if (impl_->numbers.size() >= max_tracked_) evict_oldest();
     const Rep t = now.time_since_epoch().count();
     const std::size_t i = impl_->find_or_insert(number);
-    impl_->add_call(impl_->numbers.slot(i), t);
+    impl_->add_call(impl_->numbers.value_at(i), t);
     impl_->schedule(i, t + impl_->window, false);
 }
 
 void NumberBudget::note_server_wait(std::string_view number, TimePoint until) {
     const Rep t = until.time_since_epoch().count();
     const std::size_t i = impl_->find_or_insert(number);
-    Slot& s = impl_->numbers.slot(i);
+    Slot& s = impl_->numbers.value_at(i);
     if (t <= s.blocked_until) return;
     s.blocked_until = t;
     impl_->schedule(i, t, true);

@@ -156,3 +156,26 @@ TEST(FlatKeyMap, AnEntryErasedAndAddedAgainStartsAfresh) {
     EXPECT_TRUE(added_again);
     EXPECT_EQ(table.value_at(fresh), 0);
 }
+
+TEST(FlatKeyMap, ShrinksOnlyWhenATenthFullAndKeepsEveryEntry) {
+    FlatKeyMap<std::uint64_t, FewHomes> table;  // colliding keys: the rehash must rebuild long runs
+    for (std::uint64_t k = 1; k <= 1000; ++k) table.value_at(table.try_emplace(k).first) = k * 7;
+    const std::size_t full = table.capacity();
+    ASSERT_EQ(full, 2048u);
+    for (std::uint64_t k = 1; k <= 790; ++k) ASSERT_TRUE(table.erase(k));
+    table.shrink_if_sparse();  // 210 of 2048: over a tenth, kept
+    EXPECT_EQ(table.capacity(), full);
+    for (std::uint64_t k = 791; k <= 850; ++k) ASSERT_TRUE(table.erase(k));
+    table.shrink_if_sparse();  // 150 of 2048: halved until 20-40 % full
+    EXPECT_EQ(table.capacity(), 512u);
+    ASSERT_EQ(table.size(), 150u);
+    for (std::uint64_t k = 851; k <= 1000; ++k) {
+        const std::size_t i = table.find(k);
+        ASSERT_NE(i, table.npos) << k;
+        EXPECT_EQ(table.value_at(i), k * 7);
+    }
+    for (std::uint64_t k = 851; k <= 1000; ++k) ASSERT_TRUE(table.erase(k));
+    table.shrink_if_sparse();
+    EXPECT_EQ(table.capacity(), 16u);  // never below 16
+    EXPECT_TRUE(table.empty());
+}

@@ -139,6 +139,33 @@ TEST(NumberBudget, CapForgetsTheEarliestToExpireFirst) {
     EXPECT_EQ(budget.when_allowed("+12000004999", later), t0 + 4999ms + 10min);  // still paced
 }
 
+TEST(NumberBudget, DefaultCapHoldsOverALargeTable) {
+    // At the default cap the table outgrows 2 MiB (its memory then comes on large pages where the
+    // system gives them); growing, evicting and shrinking back must keep every answer exact.
+    NumberBudget budget(BudgetSpec{1, 10min});  // one call: a number held is paced, one forgotten is not
+    const auto number = [](int i) { return "+1" + std::to_string(2'000'000'000 + i); };
+    for (int i = 0; i < 150'000; ++i) budget.record_call(number(i), t0 + i * 1ms);
+    EXPECT_EQ(budget.tracked(), NumberBudget::default_max_tracked);
+    EXPECT_EQ(budget.evicted(), 50'000u);
+    const TimePoint later = t0 + 150s;
+    EXPECT_EQ(budget.when_allowed(number(49'999), later), later);  // forgotten: the earliest went first
+    EXPECT_EQ(budget.when_allowed(number(50'000), later), t0 + 50s + 10min);
+    // A call at the cap evicts the earliest even for a number already held: then one is free.
+    for (int i = 60'000; i < 150'000; i += 997) {
+        budget.record_call(number(i), later);
+        budget.record_call(number(i), later);
+        EXPECT_EQ(budget.when_allowed(number(i), later), later + 10min) << i;
+    }
+    EXPECT_EQ(budget.evicted(), 50'001u);
+    EXPECT_EQ(budget.tracked(), 99'999u);
+    EXPECT_EQ(budget.when_allowed(number(50'000), later), later);
+    EXPECT_EQ(budget.when_allowed(number(50'001), later), t0 + 50'001ms + 10min);
+    EXPECT_EQ(budget.expire(later + 10min - 1ms), 99'999u - 91);  // all but the 91 called again
+    EXPECT_EQ(budget.when_allowed(number(60'000), later), later + 10min);
+    EXPECT_EQ(budget.expire(t0 + 1h), 91u);
+    EXPECT_EQ(budget.tracked(), 0u);
+}
+
 TEST(NumberBudget, CapNeverForgetsANumberWithACallStillPendingElsewhere) {
     // Two calls of one number at the front of the queue: dropping its first entry must not free it.
     NumberBudget budget(BudgetSpec{2, 10min});

@@ -84,11 +84,20 @@ public:
         return true;
     }
 
+    /// Gives back memory after a burst: once at most a tenth full, halves until 20-40 % full.
+    void shrink_if_sparse() {
+        if (keys_.size() <= 16 || size_ * 10 > keys_.size()) return;
+        std::size_t capacity = keys_.size();
+        while (capacity > 16 && size_ * 5 <= capacity) capacity /= 2;
+        rehash(capacity);
+    }
+
 private:
     std::size_t home(std::uint64_t key) const noexcept { return static_cast<std::size_t>(Hash{}(key) >> shift_); }
 
-    void grow() {
-        const std::size_t capacity = keys_.empty() ? 16 : keys_.size() * 2;
+    void grow() { rehash(keys_.empty() ? 16 : keys_.size() * 2); }
+
+    void rehash(std::size_t capacity) {
         std::vector<std::uint64_t> old_keys = std::exchange(keys_, std::vector<std::uint64_t>(capacity, 0));
         std::vector<Value> old_values = std::exchange(values_, std::vector<Value>(capacity));
         mask_ = capacity - 1;
