@@ -811,7 +811,12 @@ net::awaitable<void> run_connection(Pool pool, Connection* c) {
             continue;
         }
         ++pool->stats.connects;
-        pool->log(fmt::format("connection {}: connected to {}:{}", c->index, pool->opt.endpoint.host, pool->opt.endpoint.port));
+        if (c->tls)
+            pool->log(fmt::format("connection {}: connected to {}:{} ({}, {}{})", c->index, pool->opt.endpoint.host,
+                                  pool->opt.endpoint.port, SSL_get_version(c->tls), SSL_get_cipher_name(c->tls),
+                                  SSL_session_reused(c->tls) ? ", session resumed" : ""));
+        else
+            pool->log(fmt::format("connection {}: connected to {}:{}", c->index, pool->opt.endpoint.host, pool->opt.endpoint.port));
         c->buffer.clear();
         c->out.clear();
         c->out_pos = 0;

@@ -406,6 +406,8 @@ TEST(ConnectionPool, TlsSessionsAreResumedWhenConnectionsAreReopened) {
     o.endpoint = cardsync::parse_api_endpoint(server.api_url(), false);
     o.connections = 1;
     o.cacert = dir.file("cert.pem");
+    std::vector<std::string> log;
+    o.log = [&log](std::string_view line) { log.emplace_back(line); };
     boost::asio::io_context io;
     std::vector<Exchange> got;
     ConnectionPool pool(io, o, [&](Exchange&& ex) { got.push_back(std::move(ex)); });
@@ -424,6 +426,14 @@ TEST(ConnectionPool, TlsSessionsAreResumedWhenConnectionsAreReopened) {
     }
     EXPECT_EQ(pool.stats().connects, 6u);
     EXPECT_GE(pool.stats().tls_resumed, 4u) << "the second connection may start before the first session arrived";
+    // -v shows what was negotiated: the version and suite, and whether the session was resumed
+    ASSERT_FALSE(log.empty());
+    EXPECT_NE(log.front().find("connected to 127.0.0.1:"), std::string::npos) << log.front();
+    EXPECT_NE(log.front().find("(TLSv1.3, TLS_AES_"), std::string::npos) << log.front();
+    EXPECT_EQ(log.front().find("resumed"), std::string::npos) << "the first connection has no session to resume";
+    std::size_t resumed = 0;
+    for (const auto& line : log) resumed += line.find(", session resumed)") != std::string::npos;
+    EXPECT_EQ(resumed, pool.stats().tls_resumed);
     pool.shutdown();
     io.run_for(100ms);
 }
