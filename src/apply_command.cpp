@@ -82,6 +82,10 @@ CLI::App* add_apply_command(CLI::App& app, ApplyArgs& args) {
         ->check(CLI::Range(1, 1024))->capture_default_str()->group(send);
     cmd->add_option("--pipeline", args.pipeline, "Requests in flight per connection (HTTP/1.1 pipelining; 1 = off)")
         ->check(CLI::Range(1, 128))->capture_default_str()->group(send);
+    cmd->add_option("--threads", args.threads,
+                    "Sending threads, each with its own connections (an equal share of --connections) and "
+                    "share of --rate; a number's rows always go to the same thread")
+        ->check(CLI::Range(1, 64))->capture_default_str()->group(send);
     cmd->add_option("--rate", args.rate,
                     "Requests per second across all connections, retries included (0 = no limit); the API "
                     "publishes no account-wide limit, so the default is conservative")
@@ -225,6 +229,7 @@ ApplyOptions send_options(const ApplyArgs& args) {
     o.budget = *budget;
     o.connections = args.connections;
     o.pipeline = args.pipeline;
+    o.threads = args.threads;
     o.rate = args.rate;
     o.burst = args.burst;
     o.max_attempts = args.max_attempts;

@@ -29,6 +29,9 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <queue>
 #include <unordered_set>
 #include <stdexcept>
@@ -184,18 +187,49 @@ std::string lines_text(const LineList& lines, std::uint64_t except) {
     return out;
 }
 
+// One engine's part of a run: the whole run's, or one of --threads N (numbers partitioned by hash,
+// each engine with its share of the connections, the rate and the memory bound).
+struct EngineShare {
+    std::size_t index = 0;
+    std::size_t count = 1;
+    int connections = 1;
+    double rate = 0;
+    double burst = 0;
+    std::size_t max_admitted = 1;
+    bool handle_signals = false;
+    std::function<void(std::string_view)> log, warn;  // serialised across engines by the caller
+    std::function<void(const AttemptEvent&)> attempt;
+    std::function<void(const ProgressSnapshot&)> progress;
+    std::function<void(const std::string&)> on_abort;  // this engine stopped the run: tell the others
+
+    // The whole run as one engine.
+    static EngineShare whole(const ApplyOptions& o) {
+        EngineShare s;
+        s.connections = o.connections;
+        s.rate = o.rate;
+        s.burst = o.burst;
+        s.max_admitted = o.max_admitted;
+        s.handle_signals = o.handle_signals;
+        s.log = o.log;
+        s.warn = o.warn;
+        s.attempt = o.attempt;
+        s.progress = o.progress;
+        return s;
+    }
+};
+
 class Engine {
 public:
-    Engine(const ApplyOptions& opt, RowReader& reader, ResultsWriter& results, StopSignal& stop)
+    Engine(const ApplyOptions& opt, EngineShare share, ResultsWriter& results, StopSignal& stop)
         : opt_(opt),
-          reader_(reader),
+          share_(std::move(share)),
           results_(results),
           stop_(stop),
           endpoint_(parse_api_endpoint(opt.base_url, opt.allow_insecure_http)),
           random_(opt.seed ? seeded_random(opt.seed) : system_random()),
           start_(Clock::now()),
-          bucket_(opt.rate, opt.burst > 0 ? opt.burst : std::max(1.0, opt.rate / 10), start_),
-          adaptive_(opt.rate),
+          bucket_(share_.rate, share_.burst > 0 ? share_.burst : std::max(1.0, share_.rate / 10), start_),
+          adaptive_(share_.rate),
           budget_(opt.budget),
           meter_(start_),
           token_timer_(io_.get_executor()),
@@ -215,16 +249,23 @@ public:
         policy_.max_wait = opt.max_retry_wait;
         policy_.transient = opt.transient;
         policy_.throttle = opt.throttle;
-        target_active_ = static_cast<std::size_t>(std::max(1, opt.connections) * std::max(1, opt.pipeline)) * 2 + 16;
-        if (endpoint_.tls && opt.insecure)
+        target_active_ = static_cast<std::size_t>(std::max(1, share_.connections) * std::max(1, opt.pipeline)) * 2 + 16;
+        if (endpoint_.tls && opt.insecure && share_.index == 0)
             warn("WARNING: --insecure: the server's TLS certificate is NOT verified. Anyone on the network path "
                  "can read the API key and the data. Use --cacert FILE for a private CA instead.");
-        pool_.emplace(io_, pool_options(opt, endpoint_), [this](Exchange&& ex) { on_exchange(std::move(ex)); });
+        PoolOptions po = pool_options(opt, endpoint_);
+        po.connections = share_.connections;
+        po.log = share_.log;
+        pool_.emplace(io_, std::move(po), [this](Exchange&& ex) { on_exchange(std::move(ex)); });
     }
 
-    ApplyReport run() {
+    /// Runs this engine's part to the end on the calling thread, taking rows from `outlet` of
+    /// `prefetch` (which the caller starts, and stops and joins before this engine goes).
+    ApplyReport run(RowPrefetcher& prefetch, std::size_t outlet) {
+        prefetch_ = &prefetch;
+        outlet_ = outlet;
         stop_.set_listener([this] { net::post(io_, [this] { on_stop_request(); }); });
-        if (opt_.handle_signals) {
+        if (share_.handle_signals) {
             signals_.add(SIGINT);
             signals_.add(SIGTERM);
             net::co_spawn(io_, signal_loop(this), rethrow);
@@ -232,9 +273,8 @@ public:
         net::co_spawn(io_, token_loop(this), rethrow);
         net::co_spawn(io_, retry_loop(this), rethrow);
         net::co_spawn(io_, flush_loop(this), rethrow);
-        if (opt_.progress && opt_.progress_interval > Duration::zero()) net::co_spawn(io_, progress_loop(this), rethrow);
-        report_.target_rate = opt_.rate;
-        prefetch_.start([this] { net::post(io_, [this] { admit_more(); }); });
+        if (share_.progress && opt_.progress_interval > Duration::zero()) net::co_spawn(io_, progress_loop(this), rethrow);
+        report_.target_rate = share_.rate;
         net::post(io_, [this] { admit_more(); });
         try {
             io_.run();
@@ -265,10 +305,10 @@ private:
         return text;
     }
     void log(const std::string& line) const {
-        if (opt_.log) opt_.log(redact(line));
+        if (share_.log) share_.log(redact(line));
     }
     void warn(const std::string& line) const {
-        if (opt_.warn) opt_.warn(redact(line));
+        if (share_.warn) share_.warn(redact(line));
         else std::fprintf(stderr, "cardsync: %s\n", redact(line).c_str());
     }
 
@@ -334,7 +374,7 @@ private:
             if (span > 0) s.rate_now = static_cast<double>(s.rows_done - done_before) / span;
             done_before = s.rows_done;
             before = now;
-            e->opt_.progress(s);
+            e->share_.progress(s);
         }
     }
 
@@ -344,7 +384,7 @@ private:
         s.rows_read = report_.rows_read;
         s.rows_done = report_.records();
         if (report_.input_exhausted) s.rows_total = report_.rows_read;
-        s.bytes_read = prefetch_.bytes_read();  // the reader runs on its own thread: not reader_ here
+        s.bytes_read = prefetch_->bytes_read(outlet_);  // the reader runs on its own thread: not reader_ here
         s.updated = report_.count(Outcome::updated);
         s.skipped = report_.count(Outcome::skipped);
         s.rejected = report_.count(Outcome::rejected);
@@ -377,8 +417,8 @@ private:
         if (reading_stopped_ || finished_) return;
         RowPrefetcher::CheckedRow* row = nullptr;
         admitting_ = true;
-        while (ready_.size() + pool_->in_flight() < target_active_ && lanes_.rows() < opt_.max_admitted) {
-            const auto next = prefetch_.try_next(row);
+        while (ready_.size() + pool_->in_flight() < target_active_ && lanes_.rows() < share_.max_admitted) {
+            const auto next = prefetch_->try_next(row, outlet_);
             if (next == RowPrefetcher::Next::empty) break;  // the prefetcher posts rows_ready()
             if (next == RowPrefetcher::Next::end) {
                 reading_stopped_ = true;
@@ -551,13 +591,13 @@ private:
             job.free_next = true;
             ++report_.resends;
             log(fmt::format("line {} {}: resent ({})", job.work.lines.front(), job.work.number, ex.error_detail));
-            if (opt_.attempt) {
+            if (share_.attempt) {
                 AttemptEvent ev = attempt_event(job, ex);
                 ev.resend = true;
                 ev.verdict = Verdict::retry;
                 ev.retry_in_s = 0.0;
                 ev.reason = redact("resent: " + ex.error_detail);
-                opt_.attempt(ev);
+                share_.attempt(ev);
             }
             ready_.push_front(job.id);
             pump();
@@ -611,7 +651,7 @@ private:
         job.last_reason = d.reason;
         job.last_latency_ms = std::chrono::duration<double, std::milli>(ex.latency).count();
         if (d.verdict == Verdict::failed) ++report_.retries_exhausted;
-        if (opt_.attempt) {
+        if (share_.attempt) {
             AttemptEvent ev = attempt_event(job, ex);
             ev.api_code = r.api_code;
             ev.transport = r.transport;
@@ -621,7 +661,7 @@ private:
                 ev.retry_in_s = to_seconds(std::max(due, budget_.when_allowed(job.work.number, now)) - now);
             }
             ev.reason = redact(d.reason);
-            opt_.attempt(ev);
+            share_.attempt(ev);
         }
 
         if (d.throttled) {
@@ -763,9 +803,25 @@ private:
         reason = redact(std::move(reason));
         report_.abort_reason = reason;
         warn("error: " + reason);
+        if (share_.on_abort) share_.on_abort(reason);
         drain("not sent: the run stopped (" + reason + ")");
     }
 
+public:
+    /// What the run's prefetcher calls when this engine's outlet has rows again (any thread).
+    std::function<void()> rows_ready() {
+        return [this] { net::post(io_, [this] { admit_more(); }); };
+    }
+
+    /// Another engine of the run stopped it (thread-safe: runs on this engine's thread). Its rows
+    /// end like an aborted run's; the report of the engine that aborted says why.
+    void post_peer_abort(std::string reason) {
+        net::post(io_, [this, reason = std::move(reason)] {
+            if (!finished_) drain("not sent: the run stopped (" + reason + ")");
+        });
+    }
+
+private:
     void on_stop_request() {
         if (finished_) return;
         if (++stop_requests_ == 1) {
@@ -810,10 +866,10 @@ private:
         reading_stopped_ = true;
         // the next row, if already read ahead, names the first line not reached (never waits)
         RowPrefetcher::CheckedRow* row = nullptr;
-        const auto next = prefetch_.try_next(row);
+        const auto next = prefetch_->try_next(row, outlet_);
         if (next == RowPrefetcher::Next::row) report_.first_line_not_reached = row->line;
         else if (next == RowPrefetcher::Next::end) report_.input_exhausted = true;
-        prefetch_.stop();
+        prefetch_->stop();
     }
 
     void maybe_finish() {
@@ -831,7 +887,7 @@ private:
     }
 
     const ApplyOptions& opt_;
-    RowReader& reader_;
+    const EngineShare share_;
     ResultsWriter& results_;
     StopSignal& stop_;
     ApiEndpoint endpoint_;
@@ -846,7 +902,8 @@ private:
     SendMeter meter_;
     // One thread runs it; other threads only post (StopSignal), which the scheduler still locks.
     net::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-    RowPrefetcher prefetch_{reader_};  // after io_: stopped (no more posts) before io_ goes
+    RowPrefetcher* prefetch_ = nullptr;  // the caller's; stopped and joined before this engine goes
+    std::size_t outlet_ = 0;
     timer token_timer_, retry_wake_, flush_timer_, progress_timer_, grace_timer_;
     TimePoint token_due_ = TimePoint::max();  ///< when token_loop wakes to pump again
     bool pumping_ = false;
@@ -906,9 +963,234 @@ PoolOptions pool_options(const ApplyOptions& options, const ApiEndpoint& endpoin
     return po;
 }
 
+void add_counts(ApplyReport& into, const ApplyReport& x) {
+    for (std::size_t i = 0; i < into.outcomes.size(); ++i) into.outcomes[i] += x.outcomes[i];
+    for (const auto& [k, n] : x.statuses) into.statuses[k] += n;
+    for (const auto& [k, n] : x.api_codes) into.api_codes[k] += n;
+    for (std::size_t i = 0; i < into.transport_errors.size(); ++i) into.transport_errors[i] += x.transport_errors[i];
+    into.rows_read += x.rows_read;
+    into.requests += x.requests;
+    into.retries += x.retries;
+    into.resends += x.resends;
+    into.coalesced += x.coalesced;
+    into.throttled += x.throttled;
+    into.unchanged += x.unchanged;
+    into.creates += x.creates;
+    into.create_conflicts += x.create_conflicts;
+    into.retries_exhausted += x.retries_exhausted;
+    into.pool.connects += x.pool.connects;
+    into.pool.connect_failures += x.pool.connect_failures;
+    into.pool.tls_resumed += x.pool.tls_resumed;
+    into.pool.closes_by_server += x.pool.closes_by_server;
+    into.pool.timeouts += x.pool.timeouts;
+    into.pool.requests += x.pool.requests;
+    into.pool.answers += x.pool.answers;
+    into.pool.max_in_flight = std::max(into.pool.max_in_flight, x.pool.max_in_flight);
+    into.latency.merge(x.latency);
+    into.intended_latency.merge(x.intended_latency);
+}
+
+namespace {
+
+// Several engines (--threads N), each on a thread of its own with its own io_context, pool and
+// share of the rate; one reader thread hands each row to the engine its number hashes to. This
+// thread catches signals, merges progress, and waits for the engines.
+class ThreadedRun {
+public:
+    ThreadedRun(const ApplyOptions& options, ResultsWriter& results)
+        : opt_(options), n_(static_cast<std::size_t>(options.threads)), stops_(n_), latest_(n_), reports_(n_) {
+        if (options.connections < options.threads)
+            throw std::invalid_argument(fmt::format("--threads {} needs at least as many connections (--connections is {})",
+                                                    options.threads, options.connections));
+        const auto connections = static_cast<std::size_t>(options.connections);
+        for (std::size_t i = 0; i < n_; ++i) {
+            EngineShare s;
+            s.index = i;
+            s.count = n_;
+            s.connections = static_cast<int>(connections / n_ + (i < connections % n_ ? 1 : 0));
+            s.rate = options.rate / static_cast<double>(n_);
+            s.burst = options.burst / static_cast<double>(n_);
+            s.max_admitted = std::max<std::size_t>(1, options.max_admitted / n_);
+            // "thread 2: connection 0: …": each engine numbers its own connections
+            if (options.log)
+                s.log = [this, i](std::string_view line) { say(opt_.log, fmt::format("thread {}: {}", i, line)); };
+            s.warn = [this](std::string_view line) {
+                if (opt_.warn) return say(opt_.warn, line);
+                std::lock_guard lock(out_mutex_);
+                fmt::print(stderr, "cardsync: {}\n", line);
+            };
+            if (options.attempt)
+                s.attempt = [this](const AttemptEvent& ev) {
+                    std::lock_guard lock(out_mutex_);
+                    opt_.attempt(ev);
+                };
+            if (options.progress)
+                s.progress = [this, i](const ProgressSnapshot& p) {
+                    std::lock_guard lock(progress_mutex_);
+                    latest_[i] = p;
+                };
+            s.on_abort = [this, i](const std::string& reason) {
+                for (std::size_t j = 0; j < n_; ++j)
+                    if (j != i) engines_[j]->post_peer_abort(reason);
+            };
+            engines_.push_back(std::make_unique<Engine>(options, std::move(s), results, stops_[i]));
+        }
+    }
+
+    ApplyReport run(RowReader& reader, StopSignal& stop) {
+        const TimePoint start = Clock::now();
+        RowPrefetcher prefetch(reader, 4096, n_);  // after the engines: joined before they go
+        for (std::size_t i = 0; i < n_; ++i) prefetch.on_ready(i, engines_[i]->rows_ready());
+
+        net::io_context io{1};
+        auto busy = net::make_work_guard(io);
+        net::signal_set signals(io);
+        timer tick(io.get_executor());
+        std::size_t running = n_;
+        std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int signo) {
+            if (ec) return;
+            if (opt_.log) say(opt_.log, fmt::format("signal {} received", signo));
+            stop_all();
+            signals.async_wait(on_signal);
+        };
+        if (opt_.handle_signals) {
+            signals.add(SIGINT);
+            signals.add(SIGTERM);
+            signals.async_wait(on_signal);
+        }
+        std::function<void(boost::system::error_code)> on_tick = [&](boost::system::error_code ec) {
+            if (ec || running == 0) return;
+            report_progress(start);
+            tick.expires_at(Clock::now() + opt_.progress_interval);
+            tick.async_wait(on_tick);
+        };
+        if (opt_.progress && opt_.progress_interval > Duration::zero()) {
+            tick.expires_at(start + opt_.progress_interval);
+            tick.async_wait(on_tick);
+        }
+
+        stop.set_listener([this] { stop_all(); });
+        struct Unlisten {
+            StopSignal& s;
+            ~Unlisten() { s.set_listener(nullptr); }
+        } unlisten{stop};
+
+        prefetch.start();
+        std::vector<std::thread> threads;
+        std::exception_ptr first_error;
+        std::mutex error_mutex;
+        for (std::size_t i = 0; i < n_; ++i) {
+            threads.emplace_back([&, i] {
+                try {
+                    reports_[i] = engines_[i]->run(prefetch, i);
+                } catch (...) {
+                    {
+                        std::lock_guard lock(error_mutex);
+                        if (!first_error) first_error = std::current_exception();
+                    }
+                    // cut the others short: what they would record no longer adds up to a run
+                    for (std::size_t j = 0; j < n_; ++j) {
+                        if (j == i) continue;
+                        stops_[j].request_stop();
+                        stops_[j].request_stop();
+                    }
+                }
+                net::post(io, [&] {
+                    if (--running > 0) return;
+                    boost::system::error_code ignored;
+                    signals.cancel(ignored);
+                    tick.cancel();
+                    busy.reset();
+                });
+            });
+        }
+        io.run();
+        for (auto& t : threads) t.join();
+        if (first_error) std::rethrow_exception(first_error);
+
+        ApplyReport r;
+        for (const auto& x : reports_) {
+            add_counts(r, x);
+            if (x.aborted && !r.aborted) {
+                r.aborted = true;
+                r.abort_reason = x.abort_reason;
+            }
+            r.interrupted = r.interrupted || x.interrupted;
+            r.last_line_read = std::max(r.last_line_read, x.last_line_read);
+            if (x.first_line_not_reached)
+                r.first_line_not_reached =
+                    std::min(*x.first_line_not_reached, r.first_line_not_reached.value_or(*x.first_line_not_reached));
+            r.final_rate += x.final_rate;
+        }
+        r.input_exhausted = std::all_of(reports_.begin(), reports_.end(), [](const auto& x) { return x.input_exhausted; });
+        r.target_rate = opt_.rate;
+        r.elapsed_s = to_seconds(Clock::now() - start);
+        r.peak_rss_kib = peak_rss_kib();
+        return r;
+    }
+
+private:
+    void say(const std::function<void(std::string_view)>& to, std::string_view line) {
+        std::lock_guard lock(out_mutex_);
+        to(line);
+    }
+
+    // Each engine counts the requests it was given, so a second stop cuts every engine short.
+    void stop_all() {
+        for (auto& s : stops_) s.request_stop();
+    }
+
+    // The engines' latest figures, summed (each is at most one interval old).
+    void report_progress(TimePoint start) {
+        ProgressSnapshot m;
+        bool total_known = true;
+        {
+            std::lock_guard lock(progress_mutex_);
+            for (const auto& p : latest_) {
+                if (!p) {
+                    total_known = false;
+                    continue;
+                }
+                m.rows_read += p->rows_read;
+                m.rows_done += p->rows_done;
+                total_known = total_known && p->rows_total > 0;
+                m.rows_total += p->rows_total;
+                m.bytes_read = std::max(m.bytes_read, p->bytes_read);  // the one reader got at least this far
+                m.updated += p->updated;
+                m.skipped += p->skipped;
+                m.rejected += p->rejected;
+                m.failed += p->failed;
+                m.invalid += p->invalid;
+                m.requests += p->requests;
+                m.in_flight += p->in_flight;
+                m.waiting += p->waiting;
+                m.rate_now += p->rate_now;
+            }
+        }
+        if (!total_known) m.rows_total = 0;
+        m.elapsed_s = to_seconds(Clock::now() - start);
+        opt_.progress(m);
+    }
+
+    const ApplyOptions& opt_;
+    const std::size_t n_;
+    std::vector<StopSignal> stops_;  // one per engine: a stop reaches each through its own
+    std::vector<std::unique_ptr<Engine>> engines_;
+    std::mutex out_mutex_;  // log, warn and attempt lines: one engine at a time
+    std::mutex progress_mutex_;
+    std::vector<std::optional<ProgressSnapshot>> latest_;
+    std::vector<ApplyReport> reports_;
+};
+
+}  // namespace
+
 ApplyReport run_apply(const ApplyOptions& options, RowReader& reader, ResultsWriter& results, StopSignal& stop) {
-    Engine engine(options, reader, results, stop);
-    return engine.run();
+    if (options.threads > 1) return ThreadedRun(options, results).run(reader, stop);
+    Engine engine(options, EngineShare::whole(options), results, stop);
+    RowPrefetcher prefetch(reader);  // after the engine: stopped and joined (no more posts) before it goes
+    prefetch.on_ready(0, engine.rows_ready());
+    prefetch.start();
+    return engine.run(prefetch, 0);
 }
 
 }  // namespace cardsync

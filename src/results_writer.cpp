@@ -203,12 +203,18 @@ ResultsWriter::~ResultsWriter() {
 }
 
 void ResultsWriter::write(const ResultRecord& record) {
+    std::lock_guard lock(mutex_);
     append_record(buffer_, record, format_);
-    ++count_;
-    if (buffer_.size() >= flush_threshold) flush();
+    count_.fetch_add(1, std::memory_order_relaxed);
+    if (buffer_.size() >= flush_threshold) flush_locked();
 }
 
 void ResultsWriter::flush() {
+    std::lock_guard lock(mutex_);
+    flush_locked();
+}
+
+void ResultsWriter::flush_locked() {
     if (fd_ < 0) {
         if (buffer_.empty()) return;
         throw std::runtime_error("results file " + path_ + " is already closed");
@@ -234,8 +240,9 @@ void ResultsWriter::flush() {
 }
 
 void ResultsWriter::close() {
+    std::lock_guard lock(mutex_);
     if (fd_ < 0) return;
-    flush();
+    flush_locked();
     const int fd = fd_;
     fd_ = -1;
     if (owns_fd_ && ::close(fd) != 0 && errno != EINTR) fail("cannot close results file", path_, errno);

@@ -218,26 +218,7 @@ MergedSummary merge_summaries(const std::vector<ParsedSummary>& shards) {
     std::vector<std::string> steps;
     for (const auto& s : shards) {
         const ApplyReport& x = s.report;
-        for (std::size_t i = 0; i < r.outcomes.size(); ++i) r.outcomes[i] += x.outcomes[i];
-        for (const auto& [k, n] : x.statuses) r.statuses[k] += n;
-        for (const auto& [k, n] : x.api_codes) r.api_codes[k] += n;
-        for (std::size_t i = 0; i < r.transport_errors.size(); ++i) r.transport_errors[i] += x.transport_errors[i];
-        r.rows_read += x.rows_read;
-        r.requests += x.requests;
-        r.retries += x.retries;
-        r.resends += x.resends;
-        r.coalesced += x.coalesced;
-        r.throttled += x.throttled;
-        r.unchanged += x.unchanged;
-        r.creates += x.creates;
-        r.create_conflicts += x.create_conflicts;
-        r.retries_exhausted += x.retries_exhausted;
-        r.pool.connects += x.pool.connects;
-        r.pool.connect_failures += x.pool.connect_failures;
-        r.pool.closes_by_server += x.pool.closes_by_server;
-        r.pool.timeouts += x.pool.timeouts;
-        r.latency.merge(x.latency);
-        r.intended_latency.merge(x.intended_latency);
+        add_counts(r, x);
         r.elapsed_s = std::max(r.elapsed_s, x.elapsed_s);
         r.peak_rss_kib = std::max(r.peak_rss_kib, x.peak_rss_kib);  // each shard is its own process
         if (&s != &shards.front()) {

@@ -77,6 +77,8 @@ TEST(ApplyCommand, SendingOptionsThatCannotWorkAreUsageErrors) {
         {{"--base-url", url, "--budget", "lots"}, {"LINQ_API_V3_API_KEY=k"}, "--budget"},
         {{"--base-url", url, "--number-budget", "3/0m"}, {"LINQ_API_V3_API_KEY=k"}, "--budget"},
         {{"--base-url", url, "--connections", "0"}, {"LINQ_API_V3_API_KEY=k"}, "connections"},
+        {{"--base-url", url, "--threads", "0"}, {"LINQ_API_V3_API_KEY=k"}, "threads"},
+        {{"--base-url", url, "--threads", "5", "--connections", "4"}, {"LINQ_API_V3_API_KEY=k"}, "--threads 5 needs"},
         {{"--base-url", url}, {"LINQ_API_V3_API_KEY=two words"}, "blank"},
     };
     for (const auto& c : cases) {
@@ -129,13 +131,16 @@ TEST(ApplyCommand, ResumeRepairsATornLastRecordAndSkipsWhatWasUpdated) {
 namespace {
 
 // The README's first command: the samples against the in-process simulator, no key anywhere.
+// The same job gives the same records and the same cards on one sending thread or several.
 TEST(ApplyCommand, MockRunsTheSamplesWithoutAKey) {
+  for (const char* threads : {"1", "3"}) {
+    SCOPED_TRACE(std::string("--threads ") + threads);
     TempDir dir;
     const std::string samples = CARDSYNC_SAMPLES;
     const auto state = dir.file("state.ndjson");
     const auto r = run_process({bin, "apply", "--mock", "--mock-seed-cards", samples + "/mock-cards.csv",
                                 "--mock-outside-prefix", "+1800", "--mock-state-out", state, "--rate", "0",
-                                samples + "/contacts.csv"});
+                                "--threads", threads, samples + "/contacts.csv"});
     EXPECT_EQ(r.exit_code, cardsync::exit_rows_failed) << r.err;  // the samples hold invalid rows on purpose
     const auto count = [&](const std::string& needle) {
         std::size_t n = 0;
@@ -152,6 +157,7 @@ TEST(ApplyCommand, MockRunsTheSamplesWithoutAKey) {
     EXPECT_NE(cards.find("\"first_name\":\"Zoë\",\"last_name\":\"Lefèvre\""), std::string::npos) << cards;
     EXPECT_NE(cards.find("\"last_name\":\"Johnson-Park\""), std::string::npos) << cards;  // the later row wins
     EXPECT_NE(r.err.find("simulator"), std::string::npos) << r.err;
+  }
 }
 
 TEST(ApplyCommand, MockWithoutSeedCardsGivesEveryNumberACard) {

@@ -4,9 +4,11 @@
 #include "cardsync/engine.hpp"
 
 #include "cardsync/cli.hpp"
+#include "cardsync/input_error.hpp"
 #include "cardsync/mock_server.hpp"
 #include "cardsync/results_reader.hpp"
 #include "cardsync/results_writer.hpp"
+#include "cardsync/row_prefetcher.hpp"
 #include "cardsync/row_reader.hpp"
 #include "cardsync/snapshot_fetch.hpp"
 #include "cardsync/stop_signal.hpp"
@@ -769,6 +771,45 @@ TEST(EngineProcess, ResumeAfterKill9FinishesTheJobAndResendsNothingRecordedUpdat
     EXPECT_EQ(cards(server).size(), static_cast<std::size_t>(rows));
 }
 
+TEST(EngineProcess, ThreadsSigintThenResumeSendsEveryRowOnce) {
+    TempDir dir;
+    MockServer server(mock_options());
+    constexpr int rows = 3000;
+    cardsync::test::write_file(dir.file("rows.csv"), distinct_rows(rows));
+    const auto results = dir.file("results.ndjson");
+    const std::vector<std::string> env = {"LINQ_API_V3_API_KEY=mock-key"};
+    const std::vector<std::string> base = {bin, "apply", dir.file("rows.csv"), "--base-url", server.api_url(),
+                                           "--results", results, "--budget", "off", "--threads", "2",
+                                           "--connections", "4"};
+    auto first = base;
+    first.insert(first.end(), {"--rate", "400"});
+    const pid_t c = start_process(first, "/dev/null", dir.file("out"), dir.file("err"), env);
+    wait_for_lines(results, 200);
+    kill(c, SIGINT);
+    EXPECT_EQ(wait_process(c).code, cardsync::exit_interrupted) << cardsync::test::read_file(dir.file("err"));
+    const auto err = cardsync::test::read_file(dir.file("err"));
+    EXPECT_NE(err.find("--resume"), std::string::npos) << err;
+
+    const auto before = read_records(results);
+    std::set<std::uint64_t> lines;
+    for (const auto& r : before) EXPECT_TRUE(lines.insert(r.line).second) << "line " << r.line << " twice";
+    const std::size_t updated_before = count(before, Outcome::updated);
+    ASSERT_GT(updated_before, 100u);
+    ASSERT_LT(before.size(), static_cast<std::size_t>(rows));
+    EXPECT_EQ(server.stats().requests, updated_before) << "what was in flight finished; nothing else was sent";
+
+    auto second = base;
+    second.insert(second.end(), {"--resume", "--rate", "0"});
+    const pid_t c2 = start_process(second, "/dev/null", dir.file("out2"), dir.file("err2"), env);
+    EXPECT_EQ(wait_process(c2).code, cardsync::exit_ok) << cardsync::test::read_file(dir.file("err2"));
+    EXPECT_EQ(server.stats().requests, static_cast<std::uint64_t>(rows)) << "every row sent once over both runs";
+    const auto after = read_records(results);
+    const std::vector<ResultRecord> resumed(after.begin() + static_cast<std::ptrdiff_t>(before.size()), after.end());
+    EXPECT_EQ(resumed.size(), static_cast<std::size_t>(rows));
+    EXPECT_EQ(count(resumed, Outcome::skipped), updated_before);
+    EXPECT_EQ(cards(server).size(), static_cast<std::size_t>(rows));
+}
+
 TEST(EngineProcess, LargeInputThroughStdinRunsInFlatMemory) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "peak memory means nothing under AddressSanitizer (shadow memory, quarantine)";
@@ -942,6 +983,240 @@ TEST(EngineSnapshot, FlagsWithoutASnapshotAreRefused) {
     auto o = options_for(server);
     o.skip_unchanged = true;
     EXPECT_THROW(run(o, distinct_rows(1)), std::invalid_argument);
+}
+
+
+// --- several engines (--threads N) ---------------------------------------------------------------
+
+TEST(EngineThreads, EveryRowRecordedOnceAndEachNumberTakesEffectInInputOrder) {
+    auto m = mock_options();
+    m.latency_ms = 2;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.threads = 3;
+    o.connections = 7;  // shared 3, 2, 2
+    std::string csv = "phone_number,first_name,last_name\n";
+    std::map<std::string, CardView> expected;
+    std::size_t rows = 0, invalid = 0;
+    for (int round = 0; round < 20; ++round) {
+        for (int n = 0; n < 40; ++n) {
+            const std::string first = fmt::format("F{}", round);
+            const bool with_last = (round + n) % 4 == 0;
+            csv += number(n) + "," + first + "," + (with_last ? fmt::format("L{}", round) : "") + "\n";
+            expected[number(n)].first = first;
+            if (with_last) expected[number(n)].last = fmt::format("L{}", round);
+            ++rows;
+        }
+        csv += "not-a-number,X,Y\n";  // never sent, still recorded
+        ++rows;
+        ++invalid;
+    }
+    for (int i = 100; i < 400; ++i) {  // and many numbers seen once
+        csv += number(i) + ",Once,\n";
+        expected[number(i)].first = "Once";
+        ++rows;
+    }
+    const auto r = run(o, csv);
+    ASSERT_EQ(r.records.size(), rows) << r.report.summary();
+    std::set<std::uint64_t> lines;
+    for (const auto& rec : r.records) EXPECT_TRUE(lines.insert(rec.line).second) << "line " << rec.line << " twice";
+    EXPECT_EQ(lines.size(), rows);
+    EXPECT_EQ(count(r.records, Outcome::invalid), invalid);
+    EXPECT_EQ(count(r.records, Outcome::updated), rows - invalid) << r.report.summary();
+    EXPECT_EQ(cards(server), expected) << "every number's last row won";
+
+    // the merged report adds up the engines'
+    EXPECT_EQ(r.report.records(), rows);
+    EXPECT_EQ(r.report.rows_read, rows);
+    EXPECT_TRUE(r.report.input_exhausted);
+    EXPECT_EQ(r.report.count(Outcome::updated), rows - invalid);
+    const auto s = server.stats();
+    EXPECT_EQ(r.report.requests, s.requests);
+    EXPECT_EQ(s.requests + r.report.coalesced + invalid, rows);
+    EXPECT_EQ(r.report.latency.count(), s.requests);
+    EXPECT_EQ(r.report.pool.answers, s.requests);
+    EXPECT_GE(r.report.pool.connects, 3u) << "each engine has connections of its own";
+    EXPECT_LE(s.connections_total, 7u);
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_rows_failed);
+}
+
+TEST(EngineThreads, ANumbersBudgetHoldsWhicheverThreadItIsOn) {
+    auto m = mock_options();
+    m.budget_calls = 2;
+    m.budget_window_s = 1.5;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.threads = 2;
+    o.budget = cardsync::BudgetSpec{2, 1500ms};
+    o.max_admitted = 2;  // one row at a time per engine: every row its own call
+    // three numbers in turn: consecutive rows of a number are on lines of alternating parity
+    std::string csv = "phone_number,first_name\n";
+    for (int i = 1; i <= 4; ++i)
+        for (int n = 0; n < 3; ++n) csv += number(n) + ",V" + std::to_string(i) + "\n";
+    const auto r = run(o, csv);
+    EXPECT_EQ(count(r.records, Outcome::updated), 12u) << r.report.summary();
+    EXPECT_EQ(status_count(server.stats(), 429), 0u) << "no number was sent more than its budget";
+    EXPECT_GE(r.report.elapsed_s, 1.4) << "each number's third call waited for its window";
+    for (int n = 0; n < 3; ++n) EXPECT_EQ(cards(server).at(number(n)).first, "V4");
+}
+
+TEST(EngineThreads, AWrongKeyStopsEveryThread) {
+    MockServer server(mock_options());
+    auto o = options_for(server);
+    o.threads = 2;
+    o.api_key = "wrong-key-S3CRET";
+    const auto r = run(o, distinct_rows(4000));
+    EXPECT_TRUE(r.report.aborted);
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_aborted);
+    EXPECT_NE(r.report.abort_reason.find("API key"), std::string::npos) << r.report.abort_reason;
+    EXPECT_LE(server.stats().requests, 4u) << "only what was in flight on either thread";
+    EXPECT_EQ(r.records.size(), r.report.rows_read);
+    EXPECT_LT(r.report.rows_read, 4000u);
+    EXPECT_EQ(count(r.records, Outcome::failed), r.records.size());
+    ASSERT_TRUE(r.report.first_line_not_reached);
+    std::set<std::uint64_t> lines;
+    for (const auto& rec : r.records) EXPECT_TRUE(lines.insert(rec.line).second);
+    EXPECT_EQ(lines.count(*r.report.first_line_not_reached), 0u) << "the first line not reached has no record";
+    EXPECT_EQ(r.report.summary().find("S3CRET"), std::string::npos);
+}
+
+TEST(EngineThreads, AStopReachesEveryThreadAndInFlightRequestsFinish) {
+    auto m = mock_options();
+    m.latency_ms = 300;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.threads = 2;
+    cardsync::StopSignal stop;
+    std::thread stopper([&stop] {
+        std::this_thread::sleep_for(100ms);
+        stop.request_stop();
+    });
+    const auto r = run(o, distinct_rows(1000), &stop);
+    stopper.join();
+    EXPECT_TRUE(r.report.interrupted);
+    EXPECT_FALSE(r.report.aborted);
+    EXPECT_EQ(r.report.exit_status(), cardsync::exit_interrupted);
+    EXPECT_EQ(r.records.size(), r.report.rows_read);
+    EXPECT_EQ(count(r.records, Outcome::updated), 4u) << "the four in flight (two per thread) finished";
+    EXPECT_EQ(server.stats().requests, 4u);
+    for (const auto& rec : r.records)
+        if (rec.outcome == Outcome::failed) EXPECT_EQ(rec.message, "interrupted before it was sent");
+}
+
+// The outlet (engine) a number goes to with `threads` engines.
+std::size_t engine_of(const std::string& phone, std::size_t threads) {
+    cardsync::RowPrefetcher::CheckedRow row{2, phone, cardsync::ContactUpdate{2, phone, {}}};
+    return cardsync::RowPrefetcher::outlet_of(row, threads);
+}
+
+TEST(EngineThreads, AnEngineThatStopsTheRunStopsTheOthers) {
+    // Engine 0 gets only numbers the API rejects (a flood of 403/2005: it stops the run); engine 1
+    // gets only good ones, and must stop too instead of sending the rest.
+    auto m = mock_options();
+    m.outside_prefixes = {"+1666"};
+    m.latency_ms = 5;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.threads = 2;
+    std::string csv = "phone_number,first_name\n";
+    int bad = 0, good = 0;
+    for (int i = 0; (bad < 1500 || good < 1500) && i < 100'000; ++i) {
+        const std::string rejected = "+1666" + std::to_string(1000000 + i);
+        const std::string accepted = number(i);
+        if (bad < 1500 && engine_of(rejected, 2) == 0) csv += rejected + ",A\n", ++bad;
+        if (good < 1500 && engine_of(accepted, 2) == 1) csv += accepted + ",A\n", ++good;
+    }
+    ASSERT_EQ(bad + good, 3000) << "numbers for each engine";
+    const auto r = run(o, csv);
+    EXPECT_TRUE(r.report.aborted);
+    EXPECT_NE(r.report.abort_reason.find("HTTP 403 (2005)"), std::string::npos) << r.report.abort_reason;
+    EXPECT_EQ(r.records.size(), r.report.rows_read);
+    EXPECT_LT(count(r.records, Outcome::updated), 1000u) << "the good engine stopped early too";
+    EXPECT_LT(server.stats().requests, 1200u);
+    std::size_t stopped = 0;
+    for (const auto& rec : r.records)
+        if (rec.outcome == Outcome::failed && rec.message.find("not sent: the run stopped (") == 0) ++stopped;
+    EXPECT_GT(stopped, 0u) << "the good engine's queued rows say why they were not sent";
+}
+
+// Rows, then a broken input: the error must reach the caller (no thread left waiting for rows).
+class BreakingReader final : public cardsync::RowReader {
+public:
+    explicit BreakingReader(int rows) : rows_(rows) {}
+    bool next(cardsync::InputRow& row) override {
+        if (given_ == rows_) throw cardsync::InputError("input:77: broken on purpose");
+        ++given_;
+        row = cardsync::InputRow{};
+        row.line = static_cast<std::uint64_t>(given_ + 1);
+        row.phone_number = number(given_);
+        row.fields.first_name = "Ann";
+        return true;
+    }
+    std::uint64_t bytes_read() const noexcept override { return static_cast<std::uint64_t>(given_) * 20; }
+
+private:
+    int rows_;
+    int given_ = 0;
+};
+
+TEST(EngineThreads, AnInputErrorReachesTheCaller) {
+    MockServer server(mock_options());
+    auto o = options_for(server);
+    o.threads = 3;
+    o.connections = 3;
+    TempDir dir;
+    BreakingReader reader(50);
+    cardsync::ResultsWriter writer(dir.file("results.ndjson"), cardsync::ResultsFormat::ndjson);
+    cardsync::StopSignal stop;
+    try {
+        (void)cardsync::run_apply(o, reader, writer, stop);
+        ADD_FAILURE() << "no InputError";
+    } catch (const cardsync::InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("input:77"), std::string::npos) << e.what();
+    }
+}
+
+TEST(EngineThreads, ProgressIsSummedAndReportedOnTheCallersThread) {
+    auto m = mock_options();
+    m.latency_ms = 20;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.threads = 2;
+    o.progress_interval = 50ms;
+    const auto caller = std::this_thread::get_id();
+    std::vector<cardsync::ProgressSnapshot> seen;
+    bool other_thread = false;
+    o.progress = [&](const cardsync::ProgressSnapshot& s) {
+        other_thread = other_thread || std::this_thread::get_id() != caller;
+        seen.push_back(s);
+    };
+    const auto r = run(o, distinct_rows(300));
+    EXPECT_EQ(count(r.records, Outcome::updated), 300u);
+    EXPECT_FALSE(other_thread);
+    ASSERT_GE(seen.size(), 2u) << "300 rows at 20 ms over 4 connections take ~1.5 s";
+    std::uint64_t before = 0;
+    for (const auto& s : seen) {
+        EXPECT_GE(s.rows_done, before);
+        EXPECT_LE(s.rows_done, 300u);
+        EXPECT_LE(s.rows_done, s.rows_read);
+        EXPECT_EQ(s.updated, s.rows_done);
+        before = s.rows_done;
+    }
+    EXPECT_GT(seen.back().rows_done, 0u);
+}
+
+TEST(EngineThreads, MoreThreadsThanConnectionsIsRefused) {
+    MockServer server(mock_options());
+    auto o = options_for(server);
+    o.threads = 5;
+    o.connections = 4;
+    try {
+        (void)run(o, distinct_rows(3));
+        ADD_FAILURE() << "accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("--threads 5"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(server.stats().requests, 0u);
 }
 
 }  // namespace

@@ -7,12 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -194,3 +198,92 @@ void check_interrupted_by_stop(bool wrapped) {
 TEST(RowPrefetcher, AReadWaitingOnAPipeIsInterruptedByStop) { check_interrupted_by_stop(false); }
 
 TEST(RowPrefetcher, TheInterruptPassesThroughShardAndIdentityWrappers) { check_interrupted_by_stop(true); }
+
+TEST(RowPrefetcher, OutletsShareTheRowsByNumberAndEachGetsTheEnd) {
+    // 300 rows over 100 numbers (each three times), three outlets
+    class Repeating final : public RowReader {
+    public:
+        bool next(InputRow& row) override {
+            if (given_ == 300) return false;
+            row = InputRow{};
+            row.line = static_cast<std::uint64_t>(++given_ + 1);
+            row.phone_number = "+1555000" + std::to_string(1000 + given_ % 100);
+            row.fields.first_name = "A";
+            return true;
+        }
+        std::uint64_t bytes_read() const noexcept override { return static_cast<std::uint64_t>(given_); }
+
+    private:
+        int given_ = 0;
+    } reader;
+    RowPrefetcher p(reader, 8, 3);  // small queues: the reader waits for room often
+    std::vector<Ready> ready(3);
+    for (std::size_t i = 0; i < 3; ++i) p.on_ready(i, [&ready, i] { ready[i].signal(); });
+    p.start();
+    std::vector<std::vector<std::uint64_t>> lines(3);
+    std::vector<std::vector<std::string>> numbers(3);
+    std::vector<std::thread> consumers;
+    for (std::size_t i = 0; i < 3; ++i) {
+        consumers.emplace_back([&, i] {
+            RowPrefetcher::CheckedRow* row = nullptr;
+            for (int waits = 0;;) {
+                const auto next = p.try_next(row, i);
+                if (next == RowPrefetcher::Next::end) return;
+                if (next == RowPrefetcher::Next::row) {
+                    EXPECT_EQ(RowPrefetcher::outlet_of(*row, 3), i);
+                    lines[i].push_back(row->line);
+                    numbers[i].push_back(row->phone_number);
+                    continue;
+                }
+                if (!ready[i].wait_for(++waits)) {
+                    ADD_FAILURE() << "outlet " << i << ": no on_ready";
+                    return;
+                }
+            }
+        });
+    }
+    for (auto& c : consumers) c.join();
+    std::set<std::uint64_t> all;
+    std::map<std::string, std::size_t> outlet_of_number;
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_TRUE(std::is_sorted(lines[i].begin(), lines[i].end())) << "outlet " << i << " keeps input order";
+        EXPECT_GT(lines[i].size(), 30u) << "the numbers spread over the outlets";
+        all.insert(lines[i].begin(), lines[i].end());
+        for (const auto& n : numbers[i]) {
+            const auto [at, fresh] = outlet_of_number.emplace(n, i);
+            EXPECT_EQ(at->second, i) << n << " went to two outlets";
+        }
+    }
+    EXPECT_EQ(all.size(), 300u) << "every row once";
+    EXPECT_EQ(p.bytes_read(0), 300u) << "the end carries the input's size";
+}
+
+TEST(RowPrefetcher, AnInputErrorReachesEveryOutletAfterItsRows) {
+    CountingReader reader(40, /*fail=*/true);
+    RowPrefetcher p(reader, 4096, 2);
+    std::vector<Ready> ready(2);
+    for (std::size_t i = 0; i < 2; ++i) p.on_ready(i, [&ready, i] { ready[i].signal(); });
+    p.start();
+    std::size_t rows = 0;
+    for (std::size_t i = 0; i < 2; ++i) {
+        RowPrefetcher::CheckedRow* row = nullptr;
+        bool threw = false;
+        for (int waits = 0; !threw;) {
+            try {
+                const auto next = p.try_next(row, i);
+                if (next == RowPrefetcher::Next::row) {
+                    ++rows;
+                    continue;
+                }
+                if (next == RowPrefetcher::Next::end) break;
+                ASSERT_TRUE(ready[i].wait_for(++waits));
+            } catch (const InputError& e) {
+                threw = true;
+                EXPECT_NE(std::string(e.what()).find("input:99"), std::string::npos);
+            }
+        }
+        EXPECT_TRUE(threw) << "outlet " << i;
+        EXPECT_EQ(p.try_next(row, i), RowPrefetcher::Next::end) << "once thrown, the outlet is at its end";
+    }
+    EXPECT_EQ(rows, 40u);
+}

@@ -30,6 +30,7 @@ struct ApplyArgs {
     std::string api_key_file;     ///< file holding the key (trailing blanks and newline ignored)
     int connections = 16;         ///< keep-alive connections
     int pipeline = 1;             ///< requests in flight per connection
+    int threads = 1;              ///< sending threads (engines)
     double rate = 20;             ///< requests/s across the pool (retries included); 0 = no limit
     double burst = 0;             ///< token bucket size; 0 = rate / 10
     int max_attempts = 3;         ///< attempts per row

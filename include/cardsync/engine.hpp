@@ -54,6 +54,9 @@ struct ApplyOptions {
     std::string api_key;                  ///< bearer token; sent only in the Authorization header, never printed
     int connections = 16;                 ///< keep-alive connections at most
     int pipeline = 1;                     ///< requests in flight per connection (1 = no pipelining)
+    int threads = 1;                      ///< engines, each on its own thread with its own io_context and
+                                          ///< pool; numbers are partitioned among them by hash, and each
+                                          ///< has its share of connections, rate and max_admitted
     double rate = 20;                     ///< requests/s across the pool, retries included; 0 = no limit.
                                           ///< Conservative by default: the API publishes no account-wide limit.
     double burst = 0;                     ///< token bucket size; 0 = max(1, rate / 10) (100 ms of tokens)
@@ -85,11 +88,13 @@ struct ApplyOptions {
     std::uint64_t seed = 0;               ///< jitter seed; 0 = from std::random_device
     std::function<void(std::string_view)> log;   ///< verbose lines (retries, connections); null = none
     std::function<void(std::string_view)> warn;  ///< warnings; null = stderr
-    /// Live reporting (run_summary.hpp, progress.hpp): called on the io thread every
+    /// Live reporting (run_summary.hpp, progress.hpp): called on the io thread (with threads > 1: on
+    /// the thread that called run_apply, with the engines' figures summed) every
     /// progress_interval while the run lasts (not at the end: the report is the last word).
     std::function<void(const ProgressSnapshot&)> progress;
     Duration progress_interval = std::chrono::seconds(1);
-    /// Called on the io thread once per answered or lost request (--verbose); null = none.
+    /// Called on the io thread once per answered or lost request (--verbose); null = none. With
+    /// threads > 1, log, warn and attempt are called from the engines' threads, one call at a time.
     std::function<void(const AttemptEvent&)> attempt;
 };
 
@@ -139,11 +144,17 @@ struct ApplyReport {
 };
 
 /// Runs the job: reads every row from `reader`, writes one record per row read to `results`
-/// (flushed every flush_interval and at the end), and returns the report. A stop requested
+/// (flushed every flush_interval and at the end), and returns the report. With threads > 1 the
+/// engines share `results` (its writes are locked) and the report is their sum; progress is then
+/// called on the calling thread. A stop requested
 /// through `stop` (or SIGINT/SIGTERM when handle_signals) ends it early: rows not read are not
 /// recorded. Throws std::invalid_argument for bad options (base URL, empty key), std::runtime_error
 /// for a TLS set-up problem, InputError when the input fails mid-way.
 ApplyReport run_apply(const ApplyOptions& options, RowReader& reader, ResultsWriter& results, StopSignal& stop);
+
+/// Adds x's counts to `into`: records, answers, requests, pool counters (max_in_flight: the larger),
+/// latency histograms. The rest (state, lines, rates, times) is the caller's to merge.
+void add_counts(ApplyReport& into, const ApplyReport& x);
 
 /// How the connection pool connects for `options` (apply's pool, and the snapshot fetch's).
 PoolOptions pool_options(const ApplyOptions& options, const ApiEndpoint& endpoint);

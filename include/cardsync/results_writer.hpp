@@ -1,11 +1,14 @@
 #pragma once
 // The single owner of the results file: encodes records as NDJSON or CSV into one buffer and
-// writes it in batches (never a syscall per row).
+// writes it in batches (never a syscall per row). Thread-safe: the engines of `apply --threads N`
+// share one (a record is encoded and appended whole under the lock).
 
 #include "cardsync/result_record.hpp"
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -47,16 +50,19 @@ public:
     /// Flushes and closes the file, throwing on failure (the destructor swallows errors; call this
     /// at the end of a run so a full disk is reported). Idempotent.
     void close();
-    std::uint64_t records_written() const noexcept { return count_; }
+    std::uint64_t records_written() const noexcept { return count_.load(std::memory_order_relaxed); }
 
     static constexpr std::size_t flush_threshold = 64 * 1024;
 
 private:
+    void flush_locked();
+
+    std::mutex mutex_;  // uncontended with one engine: a few ns a record
     int fd_ = -1;
     bool owns_fd_ = false;
     ResultsFormat format_;
     std::string buffer_;
-    std::uint64_t count_ = 0;
+    std::atomic<std::uint64_t> count_{0};
     std::string path_;  ///< the destination as messages show it ("'out.csv'", "standard output")
 };
 
