@@ -183,7 +183,12 @@ std::string summary_text(const ApplyReport& r, const RunContext& ctx) {
     if (r.aborted) s += "cardsync: stopped: " + r.abort_reason + '\n';
     if (r.interrupted) s += "cardsync: interrupted\n";
     if ((r.aborted || r.interrupted) && !r.input_exhausted) {
-        if (r.first_line_not_reached) s += fmt::format("cardsync: rows from line {} on were never read\n", *r.first_line_not_reached);
+        if (r.first_line_not_reached && *r.first_line_not_reached < r.last_line_read)  // --threads: one engine got further
+            s += fmt::format("cardsync: rows from line {} on were not all reached: those up to line {} with a record were, "
+                             "the rest were never read\n",
+                             *r.first_line_not_reached, r.last_line_read);
+        else if (r.first_line_not_reached)
+            s += fmt::format("cardsync: rows from line {} on were never read\n", *r.first_line_not_reached);
         else s += fmt::format("cardsync: rows after line {} were never read\n", r.last_line_read);
     }
     for (const auto& step : next_steps(r, ctx)) s += "cardsync: next: " + step + '\n';

@@ -91,6 +91,21 @@ TEST(RunSummary, TextHasEveryFigure) {
     for (std::string line; std::getline(lines, line);) EXPECT_EQ(line.rfind("cardsync: ", 0), 0u) << line;
 }
 
+TEST(RunSummary, RowsNeverReachedAfterAStop) {
+    ApplyReport r;
+    r.interrupted = true;
+    r.last_line_read = 40;
+    r.first_line_not_reached = 41;
+    EXPECT_NE(cardsync::summary_text(r, {}).find("rows from line 41 on were never read"), std::string::npos);
+    // several engines (--threads): one stopped at line 12, another had read up to line 40
+    r.first_line_not_reached = 12;
+    const std::string t = cardsync::summary_text(r, {});
+    EXPECT_NE(t.find("rows from line 12 on were not all reached: those up to line 40 with a record were"),
+              std::string::npos) << t;
+    r.first_line_not_reached.reset();
+    EXPECT_NE(cardsync::summary_text(r, {}).find("rows after line 40 were never read"), std::string::npos);
+}
+
 TEST(RunSummary, NextSteps) {
     RunContext ctx;
     ctx.resume_command = "cardsync apply x.csv --results r.csv --resume";
