@@ -644,7 +644,6 @@ Exchange answer_exchange(Connection* c, Pending& p, CardText card_text) {
     ex.reused = p.reused;
     ex.sent_at = p.sent_at;
     ex.done_at = Clock::now();
-    ex.latency = ex.done_at - p.sent_at;
     return ex;
 }
 
@@ -762,7 +761,6 @@ void settle(PoolState& pool, Connection* c) {
         ex.id = lost[i].id;
         ex.reused = lost[i].reused;
         ex.sent_at = lost[i].sent_at;
-        ex.latency = now - lost[i].sent_at;
         ex.done_at = now;
         ex.error = c->failure.kind == TransportError::none ? TransportError::read : c->failure.kind;
         if (c->closing) {

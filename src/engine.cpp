@@ -102,7 +102,6 @@ public:
         job.reset();  // id 0: found no more
         --size_;
     }
-    std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
     /// The ids of the jobs in progress that `keep` selects (a copy: the caller may finish them).
     template <class Keep>
@@ -577,7 +576,7 @@ private:
         budget_.record_call(job.work.number, now);
         if (ex.status != 0) {
             ++report_.statuses[ex.status];
-            report_.latency.record(ex.latency);
+            report_.latency.record(ex.latency());
             report_.intended_latency.record(now - job.intended);
             if (ex.api.kind == BodyKind::error_envelope && ex.api.error_code) ++report_.api_codes[ex.api.error_code];
         }
@@ -649,7 +648,7 @@ private:
         job.last_status = ex.status;
         job.last_code = r.api_code;
         job.last_reason = d.reason;
-        job.last_latency_ms = std::chrono::duration<double, std::milli>(ex.latency).count();
+        job.last_latency_ms = std::chrono::duration<double, std::milli>(ex.latency()).count();
         if (d.verdict == Verdict::failed) ++report_.retries_exhausted;
         if (share_.attempt) {
             AttemptEvent ev = attempt_event(job, ex);
@@ -735,7 +734,7 @@ private:
         ev.attempt = job.attempts;
         ev.status = ex.status;
         ev.transport = ex.error;
-        ev.latency_ms = std::chrono::duration<double, std::milli>(ex.latency).count();
+        ev.latency_ms = std::chrono::duration<double, std::milli>(ex.latency()).count();
         return ev;
     }
 

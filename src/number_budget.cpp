@@ -67,9 +67,6 @@ namespace {
 
 using Rep = Duration::rep;  // times held as counts since the epoch: compact and trivially copyable
 
-/// Keys of strings that are not E.164 numbers: this bit set, below it a serial number.
-constexpr std::uint64_t other_key_bit = std::uint64_t{1} << 63;
-
 /// What the budget holds for one number, apart from its key.
 struct Slot {
     Rep blocked_until = 0;      ///< the server's wait (0: none; the epoch is never a real wait)
@@ -133,11 +130,7 @@ struct NumberBudget::Impl {
     // last, so it expires neither late nor lost) and the server's waits (any length).
     ExpiryRing in_order;
     std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> out_of_order;
-    // Strings that are not E.164 numbers (a caller's own keys): each gets a serial key, kept
-    // exactly (never a hash standing in for equality) while its number is remembered.
-    std::unordered_map<std::string, std::uint64_t, ShortKeyHash, std::equal_to<>> other_keys;
-    std::unordered_map<std::uint64_t, std::string> other_names;
-    std::uint64_t next_other = 0;
+    NumberKeys keys;  // a remembered number's key (held while it is remembered)
     // Call times of numbers when calls > 3, one vector each; freed ones are reused.
     std::vector<std::vector<Rep>> spill;
     std::vector<std::uint32_t> free_spill;
@@ -145,23 +138,10 @@ struct NumberBudget::Impl {
     bool inline_calls() const noexcept { return spec.calls <= 3; }
 
     /// The key `number` is remembered under; 0 if it is not remembered.
-    std::uint64_t known_key(std::string_view number) const {
-        if (const std::uint64_t key = pack_e164(number)) return key;
-        const auto it = other_keys.find(number);
-        return it == other_keys.end() ? 0 : it->second;
-    }
+    std::uint64_t known_key(std::string_view number) const { return keys.find(number); }
 
     std::size_t find_or_insert(std::string_view number) {
-        std::uint64_t key = pack_e164(number);
-        if (key == 0) {
-            auto [it, added] = other_keys.try_emplace(std::string(number), 0);
-            if (added) {
-                it->second = other_key_bit | next_other++;
-                other_names.emplace(it->second, it->first);
-            }
-            key = it->second;
-        }
-        const auto [i, added] = numbers.try_emplace(key);
+        const auto [i, added] = numbers.try_emplace(keys.add(number));
         if (added && !inline_calls()) numbers.value_at(i).calls[0] = take_spill();
         return i;
     }
@@ -238,11 +218,7 @@ struct NumberBudget::Impl {
             free_spill.push_back(index);
         }
         numbers.erase_at(i);
-        if (key & other_key_bit) {
-            const auto name = other_names.find(key);
-            other_keys.erase(other_keys.find(name->second));
-            other_names.erase(name);
-        }
+        keys.forget(key);
         return true;
     }
 };

@@ -10,20 +10,9 @@ void merge_fields(CardFields& earlier, const CardFields& later) {
     if (later.image_url) earlier.image_url = later.image_url;
 }
 
-std::uint64_t Lanes::key_of(std::string_view number, bool add) {
-    if (const std::uint64_t key = pack_e164(number)) return key;
-    if (!add) {
-        const auto it = other_keys_.find(number);
-        return it == other_keys_.end() ? 0 : it->second;
-    }
-    const auto [it, added] = other_keys_.try_emplace(std::string(number), 0);
-    if (added) it->second = other_key_bit | next_other_++;
-    return it->second;
-}
-
 std::optional<LaneWork> Lanes::admit(ContactUpdate update) {
     ++rows_;
-    const auto [i, added] = lanes_.try_emplace(key_of(update.phone_number, true));
+    const auto [i, added] = lanes_.try_emplace(keys_.add(update.phone_number));
     Lane& lane = lanes_.value_at(i);
     if (added) {
         lane.in_flight_rows = 1;
@@ -47,14 +36,14 @@ std::optional<LaneWork> Lanes::admit(ContactUpdate update) {
 }
 
 std::optional<LaneWork> Lanes::complete(std::string_view number) {
-    const std::uint64_t key = key_of(number, false);
+    const std::uint64_t key = keys_.find(number);
     const std::size_t i = key == 0 ? lanes_.npos : lanes_.find(key);
     if (i == lanes_.npos) return std::nullopt;
     Lane& lane = lanes_.value_at(i);
     rows_ -= lane.in_flight_rows;
     if (lane.queued == 0) {
         lanes_.erase_at(i);
-        if (key & other_key_bit) other_keys_.erase(other_keys_.find(number));
+        keys_.forget(key);
         return std::nullopt;
     }
     const std::size_t index = lane.queued - 1;

@@ -48,3 +48,34 @@ TEST(PackE164, AnythingElseIsZero) {
                           "+1234567890123456"})  // 16 digits
         EXPECT_EQ(pack_e164(s), 0u) << s;
 }
+
+TEST(NumberKeys, AnE164NumberIsItsPackedValueWithoutBeingAdded) {
+    cardsync::NumberKeys keys;
+    EXPECT_EQ(keys.find("+15551234567"), cardsync::pack_e164("+15551234567"));
+    EXPECT_EQ(keys.add("+15551234567"), cardsync::pack_e164("+15551234567"));
+    keys.forget(keys.add("+15551234567"));
+    EXPECT_EQ(keys.find("+15551234567"), cardsync::pack_e164("+15551234567"));
+    EXPECT_EQ(keys.others(), 0u);
+}
+
+TEST(NumberKeys, OtherStringsHoldASerialKeyUntilForgotten) {
+    cardsync::NumberKeys keys;
+    EXPECT_EQ(keys.find("alice"), 0u);
+    const auto alice = keys.add("alice");
+    const auto bob = keys.add("bob");
+    EXPECT_NE(alice & cardsync::NumberKeys::other_bit, 0u);
+    EXPECT_NE(alice, bob);
+    EXPECT_EQ(keys.add("alice"), alice) << "the same string, the same key";
+    EXPECT_EQ(keys.find("alice"), alice);
+    EXPECT_EQ(keys.others(), 2u);
+    keys.forget(alice);
+    EXPECT_EQ(keys.find("alice"), 0u);
+    EXPECT_EQ(keys.find("bob"), bob);
+    keys.forget(alice);  // twice: nothing more
+    EXPECT_EQ(keys.others(), 1u);
+    const auto again = keys.add("alice");
+    EXPECT_NE(again, alice) << "a new serial: a stale key never names the string again";
+    EXPECT_NE(again, bob);
+    // an E.164 value never has the top bit (below 10^15), so the two kinds never collide
+    EXPECT_EQ(cardsync::pack_e164("+999999999999999") & cardsync::NumberKeys::other_bit, 0u);
+}

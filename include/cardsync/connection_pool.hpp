@@ -68,8 +68,9 @@ struct Exchange {
     bool unprocessed = false;            ///< the server had announced Connection: close before this
                                          ///< request: it was never processed, send it again freely
     TimePoint sent_at{};                 ///< when the request was handed to the socket
-    Duration latency{};                  ///< sent_at -> answer complete (or failure)
     TimePoint done_at{};                 ///< when the answer completed (or the failure was noticed)
+
+    Duration latency() const noexcept { return done_at - sent_at; }  ///< sent -> answer complete (or failure)
 };
 
 /// Counters of the pool's life, for the run summary.

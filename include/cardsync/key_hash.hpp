@@ -8,7 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace cardsync {
 
@@ -49,6 +52,46 @@ inline std::uint64_t pack_e164(std::string_view s) noexcept {
 struct ShortKeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(short_key_hash(s)); }
+};
+
+/// The keys of a per-number table (the lanes', the budget's): an E.164 number is its pack_e164
+/// value; any other string (tests, a caller's own keys) gets a serial key with the top bit set,
+/// held exactly (never a hash standing in for equality) from add() until forget().
+class NumberKeys {
+public:
+    static constexpr std::uint64_t other_bit = std::uint64_t{1} << 63;
+
+    /// The key of `number`; 0 when it is not an E.164 number and holds no serial key.
+    std::uint64_t find(std::string_view number) const {
+        if (const std::uint64_t key = pack_e164(number)) return key;
+        const auto it = others_.find(number);
+        return it == others_.end() ? 0 : it->second;
+    }
+    /// The key of `number`, a serial key made for it if needed.
+    std::uint64_t add(std::string_view number) {
+        if (const std::uint64_t key = pack_e164(number)) return key;
+        const auto [it, added] = others_.try_emplace(std::string(number), 0);
+        if (added) {
+            it->second = other_bit | next_++;
+            names_.emplace(it->second, it->first);
+        }
+        return it->second;
+    }
+    /// Drops a serial key (its string gets a new one if added again); an E.164 key needs nothing.
+    void forget(std::uint64_t key) {
+        if (!(key & other_bit)) return;
+        const auto name = names_.find(key);
+        if (name == names_.end()) return;
+        others_.erase(name->second);
+        names_.erase(name);
+    }
+    /// Serial keys held.
+    std::size_t others() const noexcept { return names_.size(); }
+
+private:
+    std::unordered_map<std::string, std::uint64_t, ShortKeyHash, std::equal_to<>> others_;
+    std::unordered_map<std::uint64_t, std::string> names_;
+    std::uint64_t next_ = 0;
 };
 
 }  // namespace cardsync

@@ -24,11 +24,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace cardsync {
@@ -74,18 +72,10 @@ private:
         std::size_t queued = 0;          ///< merged rows waiting: 1 + their index in queued_; 0: none
     };
 
-    /// The table key of `number`: pack_e164, or for another string its serial key, made if `add`.
-    /// 0: a string without a key (not busy).
-    std::uint64_t key_of(std::string_view number, bool add);
-
     FlatKeyMap<Lane> lanes_;
     std::vector<LaneWork> queued_;       ///< merged works waiting; entries reused through free_
     std::vector<std::size_t> free_;      ///< indexes of queued_ not in use
-    // Strings that are not E.164 numbers (tests, a caller's own keys) get a serial key with this bit
-    // set, kept exactly (never a hash standing in for equality) while their number is busy.
-    static constexpr std::uint64_t other_key_bit = std::uint64_t{1} << 63;
-    std::unordered_map<std::string, std::uint64_t, ShortKeyHash, std::equal_to<>> other_keys_;
-    std::uint64_t next_other_ = 0;
+    NumberKeys keys_;                    ///< a busy number's key (held while it is busy)
     std::size_t waiting_ = 0;
     std::size_t rows_ = 0;
 };
