@@ -209,6 +209,13 @@ void ResultsWriter::write(const ResultRecord& record) {
     if (buffer_.size() >= flush_threshold) flush_locked();
 }
 
+void ResultsWriter::write_encoded(std::string_view records, std::uint64_t count) {
+    std::lock_guard lock(mutex_);
+    buffer_.append(records);
+    count_.fetch_add(count, std::memory_order_relaxed);
+    if (buffer_.size() >= flush_threshold) flush_locked();
+}
+
 void ResultsWriter::flush() {
     std::lock_guard lock(mutex_);
     flush_locked();

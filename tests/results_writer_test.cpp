@@ -13,7 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -191,6 +194,46 @@ TEST(ResultsWriter, BuffersUntilThresholdOrFlush) {
     const std::size_t record_size = encode(sample(), ResultsFormat::ndjson).size();
     EXPECT_EQ(static_cast<std::size_t>(file_size(fd)) % record_size, 0u);
     EXPECT_EQ(::close(fd), 0) << "the writer must not close a descriptor it was given";
+}
+
+TEST(ResultsWriter, BatchesFromSeveralThreadsStayWholeRecords) {
+    // what the engines of --threads N do: encode records themselves, hand them over in batches
+    TempDir dir;
+    const std::string path = dir.file("r.csv");
+    constexpr int threads = 3, batches = 400, per_batch = 7;
+    {
+        ResultsWriter w(path, ResultsFormat::csv);
+        std::vector<std::thread> workers;
+        for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&w, t] {
+                std::string batch;
+                for (int b = 0; b < batches; ++b) {
+                    batch.clear();
+                    for (int i = 0; i < per_batch; ++i)
+                        append_record(batch, sample(static_cast<std::uint64_t>((t * batches + b) * per_batch + i)), w.format());
+                    w.write_encoded(batch, per_batch);
+                    if (b % 50 == 0) w.write(sample(1'000'000 + static_cast<std::uint64_t>(t * batches + b)));
+                }
+            });
+        }
+        for (auto& t : workers) t.join();
+        EXPECT_EQ(w.records_written(), static_cast<std::uint64_t>(threads * batches * per_batch + threads * batches / 50));
+    }
+    std::istringstream text(slurp(path));
+    std::string line;
+    ASSERT_TRUE(std::getline(text, line));
+    EXPECT_EQ(line + "\n", csv_header()) << "the header once, first";
+    std::set<std::uint64_t> lines;
+    std::size_t n = 0;
+    const std::string tail = encode(sample(0), ResultsFormat::csv).substr(1);  // ",+1555…" after the line number
+    while (std::getline(text, line)) {
+        ++n;
+        const auto comma = line.find(',');
+        ASSERT_NE(comma, std::string::npos) << line;
+        EXPECT_EQ(line.substr(comma) + "\n", tail) << "a whole record: " << line;
+        EXPECT_TRUE(lines.insert(std::stoull(line.substr(0, comma))).second) << line;
+    }
+    EXPECT_EQ(n, static_cast<std::size_t>(threads * batches * per_batch + threads * batches / 50));
 }
 
 TEST(ResultsWriter, CsvFileHeaderAndTruncate) {

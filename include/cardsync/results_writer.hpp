@@ -1,7 +1,7 @@
 #pragma once
 // The single owner of the results file: encodes records as NDJSON or CSV into one buffer and
 // writes it in batches (never a syscall per row). Thread-safe: the engines of `apply --threads N`
-// share one (a record is encoded and appended whole under the lock).
+// share one (each hands over whole records, encoded beforehand, under the lock).
 
 #include "cardsync/result_record.hpp"
 
@@ -43,6 +43,10 @@ public:
 
     /// Buffers one record; writes the buffer out when it passes flush_threshold.
     void write(const ResultRecord& record);
+    /// Buffers `count` whole records already encoded with append_record() in this writer's format
+    /// (an engine's batch); writes the buffer out when it passes flush_threshold.
+    void write_encoded(std::string_view records, std::uint64_t count);
+    ResultsFormat format() const noexcept { return format_; }
     /// Writes out everything buffered (the engine calls this at least every few tens of ms).
     /// Throws std::runtime_error naming the path and the system's reason; what was not written stays buffered.
     /// (A closed pipe is reported as EPIPE only if the program ignores SIGPIPE; otherwise it is killed.)
