@@ -195,6 +195,7 @@ struct EngineShare {
     double rate = 0;
     double burst = 0;
     std::size_t max_admitted = 1;
+    std::size_t budget_cap = NumberBudget::default_max_tracked;  // numbers the budget remembers at most
     bool handle_signals = false;
     std::function<void(std::string_view)> log, warn;  // serialised across engines by the caller
     std::function<void(const AttemptEvent&)> attempt;
@@ -241,6 +242,7 @@ public:
         if ((opt.skip_unchanged || opt.create_missing) && !opt.snapshot)
             throw std::invalid_argument("--skip-unchanged and --create-missing need the snapshot of the live cards");
         if (opt.snapshot) planner_.emplace(*opt.snapshot, opt.create_missing);
+        budget_.set_max_tracked(share_.budget_cap);
         tmpl_.host = endpoint_.host_header;
         tmpl_.base_path = endpoint_.base_path;
         tmpl_.api_key = opt.api_key;
@@ -1031,7 +1033,9 @@ public:
             s.connections = static_cast<int>(connections / n_ + (i < connections % n_ ? 1 : 0));
             s.rate = options.rate / static_cast<double>(n_);
             s.burst = options.burst / static_cast<double>(n_);
+            // memory bounds shared out too, so N engines hold what one would
             s.max_admitted = std::max<std::size_t>(1, options.max_admitted / n_);
+            s.budget_cap = (NumberBudget::default_max_tracked + n_ - 1) / n_;
             // "thread 2: connection 0: …": each engine numbers its own connections
             if (options.log)
                 s.log = [this, i](std::string_view line) { say(opt_.log, fmt::format("thread {}: {}", i, line)); };
@@ -1060,7 +1064,8 @@ public:
 
     ApplyReport run(RowReader& reader, StopSignal& stop) {
         const TimePoint start = Clock::now();
-        RowPrefetcher prefetch(reader, 4096, n_);  // after the engines: joined before they go
+        // after the engines: joined before they go; the queues share what one engine's would hold
+        RowPrefetcher prefetch(reader, std::max<std::size_t>(512, 4096 / n_), n_);
         for (std::size_t i = 0; i < n_; ++i) prefetch.on_ready(i, engines_[i]->rows_ready());
 
         net::io_context io{1};
