@@ -411,25 +411,33 @@ TEST(Engine, DuplicatesAreCoalescedAndTakeEffectInInputOrder) {
 
 // --- stopping early ------------------------------------------------------------------------------
 
+// One engine, then two (--threads 2): the 401 stops every engine.
 TEST(Engine, WrongKeyStopsTheRunAndSendsNothingMore) {
-    MockServer server(mock_options());
-    auto o = options_for(server);
-    o.api_key = "wrong-key-S3CRET";
-    const auto r = run(o, distinct_rows(2000));
-    EXPECT_TRUE(r.report.aborted);
-    EXPECT_EQ(r.report.exit_status(), cardsync::exit_aborted);
-    EXPECT_NE(r.report.abort_reason.find("API key"), std::string::npos) << r.report.abort_reason;
-    EXPECT_LE(server.stats().requests, 4u) << "only what was in flight";
-    EXPECT_EQ(r.records.size(), r.report.rows_read);
-    EXPECT_LT(r.report.rows_read, 2000u);
-    ASSERT_TRUE(r.report.first_line_not_reached);
-    EXPECT_EQ(*r.report.first_line_not_reached, r.report.last_line_read + 1);
-    EXPECT_EQ(count(r.records, Outcome::failed), r.records.size());
-    const std::string summary = r.report.summary();
-    EXPECT_NE(summary.find("--resume"), std::string::npos) << summary;
-    for (const auto& rec : r.records) EXPECT_EQ(rec.message.find("S3CRET"), std::string::npos) << rec.message;
-    EXPECT_EQ(summary.find("S3CRET"), std::string::npos);
-    EXPECT_EQ(r.report.abort_reason.find("S3CRET"), std::string::npos);
+    for (int threads : {1, 2}) {
+        SCOPED_TRACE(fmt::format("{} engine(s)", threads));
+        MockServer server(mock_options());
+        auto o = options_for(server);
+        o.threads = threads;
+        o.api_key = "wrong-key-S3CRET";
+        const auto r = run(o, distinct_rows(4000));
+        EXPECT_TRUE(r.report.aborted);
+        EXPECT_EQ(r.report.exit_status(), cardsync::exit_aborted);
+        EXPECT_NE(r.report.abort_reason.find("API key"), std::string::npos) << r.report.abort_reason;
+        EXPECT_LE(server.stats().requests, 4u) << "only what was in flight";
+        EXPECT_EQ(r.records.size(), r.report.rows_read);
+        EXPECT_LT(r.report.rows_read, 4000u);
+        std::set<std::uint64_t> lines;
+        for (const auto& rec : r.records) EXPECT_TRUE(lines.insert(rec.line).second);
+        ASSERT_TRUE(r.report.first_line_not_reached);
+        EXPECT_EQ(lines.count(*r.report.first_line_not_reached), 0u) << "the first line not reached has no record";
+        if (threads == 1) EXPECT_EQ(*r.report.first_line_not_reached, r.report.last_line_read + 1);
+        EXPECT_EQ(count(r.records, Outcome::failed), r.records.size());
+        const std::string summary = r.report.summary();
+        EXPECT_NE(summary.find("--resume"), std::string::npos) << summary;
+        for (const auto& rec : r.records) EXPECT_EQ(rec.message.find("S3CRET"), std::string::npos) << rec.message;
+        EXPECT_EQ(summary.find("S3CRET"), std::string::npos);
+        EXPECT_EQ(r.report.abort_reason.find("S3CRET"), std::string::npos);
+    }
 }
 
 // A hostile or broken server that puts our request head, Authorization included, in its errors.
@@ -515,27 +523,30 @@ TEST(Engine, FloodOfOnePermanentErrorStopsEarly) {
     EXPECT_EQ(r.records.size(), r.report.rows_read);
 }
 
+// One engine, then two (--threads 2, two connections each): the stop reaches every engine.
 TEST(Engine, StopRequestLetsInFlightRequestsFinishAndRecordsEveryRowRead) {
-    auto m = mock_options();
-    m.latency_ms = 300;
-    MockServer server(m);
-    auto o = options_for(server);
-    cardsync::StopSignal stop;
-    std::thread stopper([&stop] {
-        std::this_thread::sleep_for(100ms);
-        stop.request_stop();
-    });
-    const auto r = run(o, distinct_rows(1000), &stop);
-    stopper.join();
-    EXPECT_TRUE(r.report.interrupted);
-    EXPECT_EQ(r.report.exit_status(), cardsync::exit_interrupted);
-    EXPECT_EQ(r.records.size(), r.report.rows_read);
-    EXPECT_EQ(count(r.records, Outcome::updated), 4u) << "the four in flight finished within the grace period";
-    EXPECT_EQ(server.stats().requests, 4u);
-    for (const auto& rec : r.records) {
-        if (rec.outcome == Outcome::failed) {
-            EXPECT_EQ(rec.message, "interrupted before it was sent");
-        }
+    for (int threads : {1, 2}) {
+        SCOPED_TRACE(fmt::format("{} engine(s)", threads));
+        auto m = mock_options();
+        m.latency_ms = 300;
+        MockServer server(m);
+        auto o = options_for(server);
+        o.threads = threads;
+        cardsync::StopSignal stop;
+        std::thread stopper([&stop] {
+            std::this_thread::sleep_for(100ms);
+            stop.request_stop();
+        });
+        const auto r = run(o, distinct_rows(1000), &stop);
+        stopper.join();
+        EXPECT_TRUE(r.report.interrupted);
+        EXPECT_FALSE(r.report.aborted);
+        EXPECT_EQ(r.report.exit_status(), cardsync::exit_interrupted);
+        EXPECT_EQ(r.records.size(), r.report.rows_read);
+        EXPECT_EQ(count(r.records, Outcome::updated), 4u) << "the four in flight finished within the grace period";
+        EXPECT_EQ(server.stats().requests, 4u);
+        for (const auto& rec : r.records)
+            if (rec.outcome == Outcome::failed) EXPECT_EQ(rec.message, "interrupted before it was sent");
     }
 }
 
@@ -732,65 +743,71 @@ TEST(EngineProcess, SigintGivesExit130AndARecordForEveryRowRead) {
     EXPECT_EQ(server.stats().requests, count(records, Outcome::updated));
 }
 
+// A job of distinct rows through the binary, stopped by a signal once some records are in, then resumed.
+class StoppedJob {
+public:
+    StoppedJob(const MockServer& server, int rows, std::vector<std::string> extra) : rows_(rows) {
+        cardsync::test::write_file(dir_.file("rows.csv"), distinct_rows(rows));
+        results_ = dir_.file("results.ndjson");
+        base_ = {bin, "apply", dir_.file("rows.csv"), "--base-url", server.api_url(), "--results", results_, "--budget", "off"};
+        base_.insert(base_.end(), extra.begin(), extra.end());
+    }
+    /// The first run, at `rate`, sent `signo` once `lines` records are in; its records.
+    std::vector<ResultRecord> stop(const char* rate, std::size_t lines, int signo, int expected_exit) {
+        auto args = base_;
+        args.insert(args.end(), {"--rate", rate});
+        const pid_t c = start_process(args, "/dev/null", dir_.file("out"), dir_.file("err"), env_);
+        wait_for_lines(results_, lines);
+        kill(c, signo);
+        EXPECT_EQ(wait_process(c).code, expected_exit) << err();
+        before_ = read_records(results_);  // a torn last line is not returned
+        return before_;
+    }
+    /// The resumed run, unlimited; the records it added.
+    std::vector<ResultRecord> resume() {
+        auto args = base_;
+        args.insert(args.end(), {"--resume", "--rate", "0"});
+        const pid_t c = start_process(args, "/dev/null", dir_.file("out2"), dir_.file("err2"), env_);
+        EXPECT_EQ(wait_process(c).code, cardsync::exit_ok) << cardsync::test::read_file(dir_.file("err2"));
+        const auto after = read_records(results_);
+        EXPECT_EQ(after.size(), before_.size() + static_cast<std::size_t>(rows_)) << "the resumed run records every row once";
+        return {after.begin() + static_cast<std::ptrdiff_t>(std::min(before_.size(), after.size())), after.end()};
+    }
+    std::string err() const { return cardsync::test::read_file(dir_.file("err")); }
+
+private:
+    TempDir dir_;
+    int rows_;
+    std::string results_;
+    std::vector<std::string> base_;
+    const std::vector<std::string> env_ = {"LINQ_API_V3_API_KEY=mock-key"};
+    std::vector<ResultRecord> before_;
+};
+
 TEST(EngineProcess, ResumeAfterKill9FinishesTheJobAndResendsNothingRecordedUpdated) {
-    TempDir dir;
     MockServer server(mock_options());
     constexpr int rows = 3000;
-    cardsync::test::write_file(dir.file("rows.csv"), distinct_rows(rows));
-    const auto results = dir.file("results.ndjson");
-    const std::vector<std::string> env = {"LINQ_API_V3_API_KEY=mock-key"};
-    const std::vector<std::string> base = {bin, "apply", dir.file("rows.csv"), "--base-url", server.api_url(),
-                                           "--results", results, "--budget", "off"};
-    auto first = base;
-    first.insert(first.end(), {"--rate", "500"});
-    const pid_t c = start_process(first, "/dev/null", dir.file("out"), dir.file("err"), env);
-    wait_for_lines(results, 400);
-    kill(c, SIGKILL);
-    EXPECT_EQ(wait_process(c).code, 128 + SIGKILL);
-
-    const auto before = read_records(results);  // a torn last line is not returned
+    StoppedJob job(server, rows, {});
+    const auto before = job.stop("500", 400, SIGKILL, 128 + SIGKILL);
     const std::size_t updated_before = count(before, Outcome::updated);
     ASSERT_GT(updated_before, 300u);
     ASSERT_LT(updated_before, static_cast<std::size_t>(rows));
     const auto requests_before = server.stats().requests;
     EXPECT_GE(requests_before, updated_before);
 
-    auto second = base;
-    second.insert(second.end(), {"--resume", "--rate", "0"});
-    const pid_t c2 = start_process(second, "/dev/null", dir.file("out2"), dir.file("err2"), env);
-    const ProcessExit e2 = wait_process(c2);
-    EXPECT_EQ(e2.code, cardsync::exit_ok) << cardsync::test::read_file(dir.file("err2"));
-
-    const auto requests_resumed = server.stats().requests - requests_before;
-    EXPECT_EQ(requests_resumed, rows - updated_before) << "nothing recorded as updated was sent again";
-    const auto after = read_records(results);
-    const std::vector<ResultRecord> resumed(after.begin() + static_cast<std::ptrdiff_t>(before.size()), after.end());
-    EXPECT_EQ(resumed.size(), static_cast<std::size_t>(rows)) << "the resumed run records every row once";
+    const auto resumed = job.resume();
+    EXPECT_EQ(server.stats().requests - requests_before, rows - updated_before) << "nothing recorded as updated was sent again";
     EXPECT_EQ(count(resumed, Outcome::skipped), updated_before);
     EXPECT_EQ(count(resumed, Outcome::updated), rows - updated_before);
     EXPECT_EQ(cards(server).size(), static_cast<std::size_t>(rows));
 }
 
 TEST(EngineProcess, ThreadsSigintThenResumeSendsEveryRowOnce) {
-    TempDir dir;
     MockServer server(mock_options());
     constexpr int rows = 3000;
-    cardsync::test::write_file(dir.file("rows.csv"), distinct_rows(rows));
-    const auto results = dir.file("results.ndjson");
-    const std::vector<std::string> env = {"LINQ_API_V3_API_KEY=mock-key"};
-    const std::vector<std::string> base = {bin, "apply", dir.file("rows.csv"), "--base-url", server.api_url(),
-                                           "--results", results, "--budget", "off", "--threads", "2",
-                                           "--connections", "4"};
-    auto first = base;
-    first.insert(first.end(), {"--rate", "400"});
-    const pid_t c = start_process(first, "/dev/null", dir.file("out"), dir.file("err"), env);
-    wait_for_lines(results, 200);
-    kill(c, SIGINT);
-    EXPECT_EQ(wait_process(c).code, cardsync::exit_interrupted) << cardsync::test::read_file(dir.file("err"));
-    const auto err = cardsync::test::read_file(dir.file("err"));
-    EXPECT_NE(err.find("--resume"), std::string::npos) << err;
-
-    const auto before = read_records(results);
+    StoppedJob job(server, rows, {"--threads", "2", "--connections", "4"});
+    const auto before = job.stop("400", 200, SIGINT, cardsync::exit_interrupted);
+    EXPECT_NE(job.err().find("--resume"), std::string::npos) << job.err();
     std::set<std::uint64_t> lines;
     for (const auto& r : before) EXPECT_TRUE(lines.insert(r.line).second) << "line " << r.line << " twice";
     const std::size_t updated_before = count(before, Outcome::updated);
@@ -798,14 +815,8 @@ TEST(EngineProcess, ThreadsSigintThenResumeSendsEveryRowOnce) {
     ASSERT_LT(before.size(), static_cast<std::size_t>(rows));
     EXPECT_EQ(server.stats().requests, updated_before) << "what was in flight finished; nothing else was sent";
 
-    auto second = base;
-    second.insert(second.end(), {"--resume", "--rate", "0"});
-    const pid_t c2 = start_process(second, "/dev/null", dir.file("out2"), dir.file("err2"), env);
-    EXPECT_EQ(wait_process(c2).code, cardsync::exit_ok) << cardsync::test::read_file(dir.file("err2"));
+    const auto resumed = job.resume();
     EXPECT_EQ(server.stats().requests, static_cast<std::uint64_t>(rows)) << "every row sent once over both runs";
-    const auto after = read_records(results);
-    const std::vector<ResultRecord> resumed(after.begin() + static_cast<std::ptrdiff_t>(before.size()), after.end());
-    EXPECT_EQ(resumed.size(), static_cast<std::size_t>(rows));
     EXPECT_EQ(count(resumed, Outcome::skipped), updated_before);
     EXPECT_EQ(cards(server).size(), static_cast<std::size_t>(rows));
 }
@@ -1058,49 +1069,6 @@ TEST(EngineThreads, ANumbersBudgetHoldsWhicheverThreadItIsOn) {
     EXPECT_EQ(status_count(server.stats(), 429), 0u) << "no number was sent more than its budget";
     EXPECT_GE(r.report.elapsed_s, 1.4) << "each number's third call waited for its window";
     for (int n = 0; n < 3; ++n) EXPECT_EQ(cards(server).at(number(n)).first, "V4");
-}
-
-TEST(EngineThreads, AWrongKeyStopsEveryThread) {
-    MockServer server(mock_options());
-    auto o = options_for(server);
-    o.threads = 2;
-    o.api_key = "wrong-key-S3CRET";
-    const auto r = run(o, distinct_rows(4000));
-    EXPECT_TRUE(r.report.aborted);
-    EXPECT_EQ(r.report.exit_status(), cardsync::exit_aborted);
-    EXPECT_NE(r.report.abort_reason.find("API key"), std::string::npos) << r.report.abort_reason;
-    EXPECT_LE(server.stats().requests, 4u) << "only what was in flight on either thread";
-    EXPECT_EQ(r.records.size(), r.report.rows_read);
-    EXPECT_LT(r.report.rows_read, 4000u);
-    EXPECT_EQ(count(r.records, Outcome::failed), r.records.size());
-    ASSERT_TRUE(r.report.first_line_not_reached);
-    std::set<std::uint64_t> lines;
-    for (const auto& rec : r.records) EXPECT_TRUE(lines.insert(rec.line).second);
-    EXPECT_EQ(lines.count(*r.report.first_line_not_reached), 0u) << "the first line not reached has no record";
-    EXPECT_EQ(r.report.summary().find("S3CRET"), std::string::npos);
-}
-
-TEST(EngineThreads, AStopReachesEveryThreadAndInFlightRequestsFinish) {
-    auto m = mock_options();
-    m.latency_ms = 300;
-    MockServer server(m);
-    auto o = options_for(server);
-    o.threads = 2;
-    cardsync::StopSignal stop;
-    std::thread stopper([&stop] {
-        std::this_thread::sleep_for(100ms);
-        stop.request_stop();
-    });
-    const auto r = run(o, distinct_rows(1000), &stop);
-    stopper.join();
-    EXPECT_TRUE(r.report.interrupted);
-    EXPECT_FALSE(r.report.aborted);
-    EXPECT_EQ(r.report.exit_status(), cardsync::exit_interrupted);
-    EXPECT_EQ(r.records.size(), r.report.rows_read);
-    EXPECT_EQ(count(r.records, Outcome::updated), 4u) << "the four in flight (two per thread) finished";
-    EXPECT_EQ(server.stats().requests, 4u);
-    for (const auto& rec : r.records)
-        if (rec.outcome == Outcome::failed) EXPECT_EQ(rec.message, "interrupted before it was sent");
 }
 
 // The outlet (engine) a number goes to with `threads` engines.
