@@ -168,6 +168,9 @@ std::uint64_t peak_rss_kib() {
     return kib;
 }
 
+// Where a warning goes when the caller gave no `warn`.
+void print_warning(std::string_view line) { fmt::print(stderr, "cardsync: {}\n", line); }
+
 std::string seconds_text(Duration d) { return fmt::format("{:.3g} s", to_seconds(d)); }
 
 std::string lines_text(const LineList& lines, std::uint64_t except) {
@@ -190,7 +193,6 @@ std::string lines_text(const LineList& lines, std::uint64_t except) {
 // each engine with its share of the connections, the rate and the memory bound).
 struct EngineShare {
     std::size_t index = 0;
-    std::size_t count = 1;
     int connections = 1;
     double rate = 0;
     double burst = 0;
@@ -315,7 +317,7 @@ private:
     }
     void warn(const std::string& line) const {
         if (share_.warn) share_.warn(redact(line));
-        else std::fprintf(stderr, "cardsync: %s\n", redact(line).c_str());
+        else print_warning(redact(line));
     }
 
     // --- coroutines -------------------------------------------------------------------------
@@ -1029,7 +1031,6 @@ public:
         for (std::size_t i = 0; i < n_; ++i) {
             EngineShare s;
             s.index = i;
-            s.count = n_;
             s.connections = static_cast<int>(connections / n_ + (i < connections % n_ ? 1 : 0));
             s.rate = options.rate / static_cast<double>(n_);
             s.burst = options.burst / static_cast<double>(n_);
@@ -1039,11 +1040,7 @@ public:
             // "thread 2: connection 0: …": each engine numbers its own connections
             if (options.log)
                 s.log = [this, i](std::string_view line) { say(opt_.log, fmt::format("thread {}: {}", i, line)); };
-            s.warn = [this](std::string_view line) {
-                if (opt_.warn) return say(opt_.warn, line);
-                std::lock_guard lock(out_mutex_);
-                fmt::print(stderr, "cardsync: {}\n", line);
-            };
+            s.warn = [this](std::string_view line) { say(opt_.warn ? opt_.warn : print_warning, line); };
             if (options.attempt)
                 s.attempt = [this](const AttemptEvent& ev) {
                     std::lock_guard lock(out_mutex_);

@@ -137,9 +137,6 @@ struct NumberBudget::Impl {
 
     bool inline_calls() const noexcept { return spec.calls <= 3; }
 
-    /// The key `number` is remembered under; 0 if it is not remembered.
-    std::uint64_t known_key(std::string_view number) const { return keys.find(number); }
-
     std::size_t find_or_insert(std::string_view number) {
         const auto [i, added] = numbers.try_emplace(keys.add(number));
         if (added && !inline_calls()) numbers.value_at(i).calls[0] = take_spill();
@@ -235,7 +232,7 @@ const BudgetSpec& NumberBudget::spec() const noexcept { return impl_->spec; }
 std::size_t NumberBudget::tracked() const noexcept { return impl_->numbers.size(); }
 
 TimePoint NumberBudget::when_allowed(std::string_view number, TimePoint now) const {
-    const std::uint64_t key = impl_->known_key(number);
+    const std::uint64_t key = impl_->keys.find(number);  // 0: not remembered
     if (key == 0) return now;
     const std::size_t i = impl_->numbers.find(key);
     if (i == Table::npos) return now;

@@ -430,7 +430,9 @@ TEST(Engine, WrongKeyStopsTheRunAndSendsNothingMore) {
         for (const auto& rec : r.records) EXPECT_TRUE(lines.insert(rec.line).second);
         ASSERT_TRUE(r.report.first_line_not_reached);
         EXPECT_EQ(lines.count(*r.report.first_line_not_reached), 0u) << "the first line not reached has no record";
-        if (threads == 1) EXPECT_EQ(*r.report.first_line_not_reached, r.report.last_line_read + 1);
+        if (threads == 1) {
+            EXPECT_EQ(*r.report.first_line_not_reached, r.report.last_line_read + 1);
+        }
         EXPECT_EQ(count(r.records, Outcome::failed), r.records.size());
         const std::string summary = r.report.summary();
         EXPECT_NE(summary.find("--resume"), std::string::npos) << summary;
@@ -545,8 +547,11 @@ TEST(Engine, StopRequestLetsInFlightRequestsFinishAndRecordsEveryRowRead) {
         EXPECT_EQ(r.records.size(), r.report.rows_read);
         EXPECT_EQ(count(r.records, Outcome::updated), 4u) << "the four in flight finished within the grace period";
         EXPECT_EQ(server.stats().requests, 4u);
-        for (const auto& rec : r.records)
-            if (rec.outcome == Outcome::failed) EXPECT_EQ(rec.message, "interrupted before it was sent");
+        for (const auto& rec : r.records) {
+            if (rec.outcome == Outcome::failed) {
+                EXPECT_EQ(rec.message, "interrupted before it was sent");
+            }
+        }
     }
 }
 

@@ -61,7 +61,7 @@ public:
 private:
     void flush_locked();
 
-    std::mutex mutex_;  // uncontended with one engine: a few ns a record
+    std::mutex mutex_;  // taken once per record by write(), once per batch by write_encoded()
     int fd_ = -1;
     bool owns_fd_ = false;
     ResultsFormat format_;

@@ -69,7 +69,6 @@ public:
     std::uint64_t bytes_read(std::size_t outlet = 0) const noexcept {
         return outlets_[outlet].bytes_taken.load(std::memory_order_relaxed);
     }
-    std::size_t outlets() const noexcept { return outlets_.size(); }
     /// The outlet a row goes to: by its number (as validated when valid, as given otherwise).
     static std::size_t outlet_of(const CheckedRow& row, std::size_t outlets) noexcept;
 
