@@ -12,6 +12,7 @@
 #include "cardsync/run_summary.hpp"
 #include "cardsync/stop_signal.hpp"
 #include "cardsync/sync_plan.hpp"
+#include "cardsync/text.hpp"
 #include "cardsync/token_bucket.hpp"
 #include "cardsync/validate.hpp"
 
@@ -306,12 +307,7 @@ private:
 
     // A server (or a proxy) could echo the request's headers in an error message: never pass the
     // key on, whatever the text came from.
-    std::string redact(std::string text) const {
-        const std::string& key = opt_.api_key;
-        for (auto at = text.find(key); !key.empty() && at != std::string::npos; at = text.find(key, at))
-            text.replace(at, key.size(), "[API key]");
-        return text;
-    }
+    std::string redact(std::string text) const { return redact_secret(std::move(text), opt_.api_key); }
     void log(const std::string& line) const {
         if (share_.log) share_.log(redact(line));
     }

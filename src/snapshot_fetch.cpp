@@ -3,6 +3,7 @@
 #include "cardsync/connection_pool.hpp"
 #include "cardsync/request_codec.hpp"
 #include "cardsync/retry_after.hpp"
+#include "cardsync/text.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <fmt/core.h>
@@ -12,16 +13,6 @@
 #include <thread>
 
 namespace cardsync {
-
-namespace {
-
-std::string redacted(std::string text, const std::string& key) {
-    for (auto at = text.find(key); !key.empty() && at != std::string::npos; at = text.find(key, at))
-        text.replace(at, key.size(), "[API key]");
-    return text;
-}
-
-}  // namespace
 
 std::string describe(const FetchedSnapshot& s) {
     const double kib = static_cast<double>(s.body_bytes) / 1024;
@@ -83,7 +74,7 @@ FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
             break;
         }
         Exchange& ex = *answer;
-        const std::string message = redacted(ex.api.error_message, opt.api_key);
+        const std::string message = redact_secret(ex.api.error_message, opt.api_key);
         AttemptResult r;
         r.http_status = ex.status;
         r.transport = ex.error;
@@ -106,7 +97,7 @@ FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
                 if (!parse_error.empty()) throw SnapshotError(parse_error);
                 out.cards = builder->finish();
             } catch (const SnapshotError& e) {
-                failure = redacted(e.what(), opt.api_key);
+                failure = redact_secret(e.what(), opt.api_key);
                 break;
             }
             builder.reset();
@@ -116,12 +107,12 @@ FetchedSnapshot fetch_card_snapshot(const ApplyOptions& opt) {
             return out;
         }
         if (d.verdict != Verdict::retry) {
-            failure = redacted(d.reason, opt.api_key);
+            failure = redact_secret(d.reason, opt.api_key);
             if (d.verdict == Verdict::abort_run) failure += ": check LINQ_API_V3_API_KEY or --api-key-file";
             break;
         }
         if (opt.log)
-            opt.log(redacted(fmt::format("snapshot: {}; attempt {} in {:.3g} s", d.reason, out.attempts + 1,
+            opt.log(redact_secret(fmt::format("snapshot: {}; attempt {} in {:.3g} s", d.reason, out.attempts + 1,
                                          to_seconds(d.delay)), opt.api_key));
         std::this_thread::sleep_for(d.delay);  // nothing else runs yet: the writes start after the snapshot
     }

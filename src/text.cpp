@@ -76,4 +76,12 @@ void append_utf8_lossy(std::string& out, std::string_view text) {
     }
 }
 
+std::string redact_secret(std::string text, std::string_view secret) {
+    constexpr std::string_view marker = "[API key]";
+    if (secret.empty()) return text;
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + marker.size()))
+        text.replace(at, secret.size(), marker);
+    return text;
+}
+
 }  // namespace cardsync

@@ -51,3 +51,18 @@ TEST(Utf8, LossyReplacesEachBadByte) {
 }
 
 }  // namespace
+
+TEST(RedactSecret, ReplacesEveryOccurrence) {
+    EXPECT_EQ(redact_secret("Bearer s3cret and s3cret again", "s3cret"), "Bearer [API key] and [API key] again");
+    EXPECT_EQ(redact_secret("s3crets3cret", "s3cret"), "[API key][API key]");
+    EXPECT_EQ(redact_secret("nothing here", "s3cret"), "nothing here");
+    EXPECT_EQ(redact_secret("an empty key hides nothing", ""), "an empty key hides nothing");
+}
+
+// A key that occurs in the marker once looped for ever (the search restarted inside the marker).
+TEST(RedactSecret, KeysInsideTheMarkerAreReplacedOnce) {
+    EXPECT_EQ(redact_secret("key k", "k"), "[API key]ey [API key]");
+    EXPECT_EQ(redact_secret("API", "API"), "[API key]");
+    EXPECT_EQ(redact_secret("x[API key]x", "[API key]"), "x[API key]x");
+    EXPECT_EQ(redact_secret("e", "e"), "[API key]");
+}
