@@ -429,6 +429,7 @@ int run_send(const ApplyArgs& args, ApplyOptions options, RowReader& reader, con
     }
     RunContext ctx;
     if (!args.results.empty() && args.results != "-") ctx.resume_command = resume_command(args.command_line);
+    ctx.input_from_stdin = args.input == "-";
     ctx.finished_unix_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (!args.quiet) {
         if (resumed) fmt::print(stderr, "cardsync: resumed: {} rows were already updated\n", options.already_updated.size());

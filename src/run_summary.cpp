@@ -136,8 +136,10 @@ std::vector<std::string> next_steps(const ApplyReport& r, const RunContext& ctx)
     if (unread) what = "to finish the run";
     else if (failed) what = fmt::format("to retry the {} failed rows", failed);
     else what = "to send the rows again once fixed";
-    steps.push_back(what + " (rows recorded updated are skipped; every other row is read and sent again, its new "
-                           "record appended): " + ctx.resume_command);
+    std::string step = what + " (rows recorded updated are skipped; every other row is read and sent again, its new "
+                              "record appended): " + ctx.resume_command;
+    if (ctx.input_from_stdin) step += " < the same input as this run (it read stdin)";
+    steps.push_back(std::move(step));
     return steps;
 }
 

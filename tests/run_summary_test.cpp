@@ -121,6 +121,13 @@ TEST(RunSummary, NextSteps) {
     ASSERT_EQ(steps.size(), 1u);
     EXPECT_NE(steps[0].find("to finish the run"), std::string::npos);
     EXPECT_NE(steps[0].find(ctx.resume_command), std::string::npos);
+    EXPECT_EQ(steps[0].find("stdin"), std::string::npos);
+
+    RunContext from_stdin = ctx;
+    from_stdin.input_from_stdin = true;
+    steps = cardsync::next_steps(stopped, from_stdin);
+    ASSERT_EQ(steps.size(), 1u);
+    EXPECT_NE(steps[0].find(ctx.resume_command + " < the same input as this run (it read stdin)"), std::string::npos) << steps[0];
 
     ApplyReport aborted = ok;
     aborted.aborted = true;

@@ -38,6 +38,9 @@ struct RunContext {
     /// The command that resumes this run (resume_command()), empty when the records went to stdout
     /// (nothing to resume from).
     std::string resume_command;
+    /// The input came from stdin: resuming means feeding the same input again, which the command
+    /// alone does not say.
+    bool input_from_stdin = false;
     double finished_unix_s = 0;  ///< wall-clock time of the end (for the metrics' timestamp)
     /// Set for a summary merged from shards (summary_merge.hpp), where they cannot be derived from
     /// the report: the achieved rate (the shards' rates summed: they ran side by side) and the next
