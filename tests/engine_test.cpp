@@ -511,6 +511,28 @@ TEST(Engine, KeyEchoedByTheServerIsNeverPassedOn) {
     EXPECT_EQ(r.report.summary().find("S3CRET"), std::string::npos);
 }
 
+// A key that occurs in the redaction marker itself ("k" in "[API key]") once made the engine spin
+// for ever on the first message to redact.
+TEST(Engine, AKeyFoundInTheRedactionMarkerIsStillRedactedAndTheRunEnds) {
+    EchoingServer server;
+    ApplyOptions o;
+    o.base_url = server.url();
+    o.api_key = "k";
+    o.connections = 1;
+    o.rate = 0;
+    o.handle_signals = false;
+    o.budget = cardsync::BudgetSpec{0, 600s};
+    o.warn = [](std::string_view) {};
+    const auto r = run(o, "phone_number,first_name\n" + number(1) + ",Ann\n" + number(2) + ",Bo\n");
+    ASSERT_EQ(r.records.size(), 2u);
+    for (const auto& rec : r.records) {
+        std::string rest = rec.message;
+        for (auto at = rest.find("[API key]"); at != std::string::npos; at = rest.find("[API key]")) rest.erase(at, 9);
+        EXPECT_NE(rec.message.find("[API key]"), std::string::npos) << rec.message;
+        EXPECT_EQ(rest.find('k'), std::string::npos) << rec.message;
+    }
+}
+
 TEST(Engine, FloodOfOnePermanentErrorStopsEarly) {
     auto m = mock_options();
     m.outside_prefixes = {"+1555"};
