@@ -487,15 +487,21 @@ private:
     std::thread thread_;
 };
 
-TEST(Engine, KeyEchoedByTheServerIsNeverPassedOn) {
-    EchoingServer server;
+// One connection, no rate limit, no budget, against `server` with `key`.
+ApplyOptions echo_options(const EchoingServer& server, std::string key) {
     ApplyOptions o;
     o.base_url = server.url();
-    o.api_key = "echo-me-S3CRET";
+    o.api_key = std::move(key);
     o.connections = 1;
     o.rate = 0;
     o.handle_signals = false;
     o.budget = cardsync::BudgetSpec{0, 600s};
+    return o;
+}
+
+TEST(Engine, KeyEchoedByTheServerIsNeverPassedOn) {
+    EchoingServer server;
+    ApplyOptions o = echo_options(server, "echo-me-S3CRET");
     std::string logged;
     o.log = [&logged](std::string_view line) { logged += line; };
     o.warn = [&logged](std::string_view line) { logged += line; };
@@ -515,13 +521,7 @@ TEST(Engine, KeyEchoedByTheServerIsNeverPassedOn) {
 // for ever on the first message to redact.
 TEST(Engine, AKeyFoundInTheRedactionMarkerIsStillRedactedAndTheRunEnds) {
     EchoingServer server;
-    ApplyOptions o;
-    o.base_url = server.url();
-    o.api_key = "k";
-    o.connections = 1;
-    o.rate = 0;
-    o.handle_signals = false;
-    o.budget = cardsync::BudgetSpec{0, 600s};
+    ApplyOptions o = echo_options(server, "k");
     o.warn = [](std::string_view) {};
     const auto r = run(o, "phone_number,first_name\n" + number(1) + ",Ann\n" + number(2) + ",Bo\n");
     ASSERT_EQ(r.records.size(), 2u);
