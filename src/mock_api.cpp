@@ -142,6 +142,7 @@ MockApi::MockApi(MockOptions options, Clock::time_point start)
     check_non_negative("account_burst", o.account_burst);
     if (o.fail_503_retry_after_s) check_non_negative("fail_503_retry_after_s", *o.fail_503_retry_after_s);
     if (o.close_every < 0) throw std::invalid_argument("mock: close_every must be >= 0 (0 = never)");
+    if (!(o.idle_timeout_s >= 0)) throw std::invalid_argument("mock: idle_timeout must be >= 0 seconds (0 = never)");
     if (o.max_connections < 0) throw std::invalid_argument("mock: max_connections must be >= 0 (0 = unlimited)");
     auto base = o.base_path;
     while (!base.empty() && base.back() == '/') base.pop_back();
@@ -457,6 +458,7 @@ MockStats MockApi::stats() const {
     s.in_flight_current = traffic.in_flight_current;
     s.in_flight_max = traffic.in_flight_max;
     s.closed_by_close_every = traffic.closed_by_close_every;
+    s.closed_idle = traffic.closed_idle;
     s.writes_applied = writes_applied_;
     s.budget_rejected = budget_rejected_;
     s.account_rate_rejected = account_rate_rejected_;

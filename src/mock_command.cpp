@@ -103,6 +103,10 @@ void add_mock_options(CLI::App& cmd, MockOptions& o, const std::string& prefix) 
         ->check(CLI::NonNegativeNumber)->group(group);
     cmd.add_option(name("max-connections"), o.max_connections, "Close connections beyond this many at once")
         ->check(CLI::NonNegativeNumber)->group(group);
+    cmd.add_option(name("idle-timeout"), o.idle_timeout_s,
+                   "Close a connection after this many seconds with nothing read or written, or a TLS handshake "
+                   "stalled that long (0 = never)")
+        ->capture_default_str()->check(CLI::NonNegativeNumber)->group(group);
     cmd.add_flag(name("tls"), o.tls, "Serve HTTPS (a self-signed certificate for 127.0.0.1/localhost unless --cert)")
         ->group(group);
     cmd.add_option(name("cert"), o.cert_file, "TLS certificate chain, PEM")->check(CLI::ExistingFile)->group(group);

@@ -23,6 +23,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -232,7 +233,8 @@ struct Connection final : ConnectionBase {
     Connection(Impl& impl, Args&&... args)
         : impl(impl),
           stream(std::forward<Args>(args)...),
-          timer(stream.get_executor()) {
+          timer(stream.get_executor()),
+          idle_timer(stream.get_executor()) {
         impl.connections.insert(this);
         impl.api.traffic.connection_opened();
     }
@@ -248,6 +250,7 @@ struct Connection final : ConnectionBase {
         error_code ec;
         socket_of(stream).close(ec);
         timer.cancel();
+        idle_timer.cancel();
         writer_wakeup.notify();
         reader_wakeup.notify();
     }
@@ -262,6 +265,8 @@ struct Connection final : ConnectionBase {
     Impl& impl;
     Stream stream;
     asio::steady_timer timer;                       // the writer's: holds it until an answer is due; the linger guard
+    asio::steady_timer idle_timer;                  // close_when_idle's
+    std::uint64_t activity = 0;                     // reads and writes done, for close_when_idle
     Wakeup writer_wakeup;                           // an idle writer waits here for an answer
     Wakeup reader_wakeup;                           // a reader paused on a full FIFO waits here
     beast::flat_buffer in;
@@ -398,6 +403,7 @@ asio::awaitable<void> write_answers(std::shared_ptr<Connection<Stream>> c) {
         if (!c->out.empty()) {
             auto [ec, n] = co_await asio::async_write(c->stream, asio::buffer(c->out), nothrow);
             if (ec) break;
+            ++c->activity;
         }
         if (c->pending.size() < pending_limit) c->reader_wakeup.notify();
         if (finish) {
@@ -448,24 +454,62 @@ asio::awaitable<void> read_requests(std::shared_ptr<Connection<Stream>> c) {
         auto [ec, n] = co_await c->stream.async_read_some(c->in.prepare(read_size), nothrow);
         if (ec) break;  // end of stream or error: answer what was asked, then close
         c->in.commit(n);
+        ++c->activity;
     }
     c->reading_done = true;
     c->writer_wakeup.notify();
 }
 
+// Closes the connection once nothing has been read or written for the idle timeout, as servers and
+// load balancers do; a client stuck mid-request, one that stops reading its answers, or a stalled
+// TLS handshake are all silence. An answer held back by latency is not. Activity is counted and
+// looked at every quarter of the timeout (so the close comes after 1 to 1.25 timeouts): no timer
+// work per request on the busy path.
+template <class Stream>
+asio::awaitable<void> close_when_idle(std::shared_ptr<Connection<Stream>> c, Clock::duration timeout) {
+    const Clock::duration step = std::max<Clock::duration>(timeout / 4, std::chrono::milliseconds(1));
+    std::uint64_t seen = c->activity;
+    int quiet = 0;
+    while (!c->closed) {
+        c->idle_timer.expires_after(step);
+        co_await c->idle_timer.async_wait(nothrow);
+        if (c->closed) break;
+        const bool held = !c->pending.empty() && c->pending.front().ready > Clock::now();
+        if (c->activity != seen || held) {
+            seen = c->activity;
+            quiet = 0;
+            continue;
+        }
+        if (++quiet < 4) continue;
+        ++c->impl.api.traffic.closed_idle;
+        c->abort();
+    }
+}
+
+template <class Stream>
+void watch_idle(const std::shared_ptr<Connection<Stream>>& c) {
+    const double seconds = c->impl.options.idle_timeout_s;
+    if (seconds <= 0) return;
+    const auto timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    asio::co_spawn(c->stream.get_executor(), close_when_idle(c, timeout), asio::detached);
+}
+
 asio::awaitable<void> serve_plain(Impl* impl, tcp::socket socket) {
     auto c = std::make_shared<Connection<tcp::socket>>(*impl, std::move(socket));
+    watch_idle(c);
     asio::co_spawn(c->stream.get_executor(), write_answers(c), asio::detached);
     co_await read_requests(c);
 }
 
 asio::awaitable<void> serve_tls(Impl* impl, tcp::socket socket) {
     auto c = std::make_shared<Connection<TlsStream>>(*impl, std::move(socket), *impl->tls);
+    watch_idle(c);
     auto [ec] = co_await c->stream.async_handshake(asio::ssl::stream_base::server, nothrow);
     if (ec || c->closed) {
         c->abort();
         co_return;
     }
+    ++c->activity;
     asio::co_spawn(c->stream.get_executor(), write_answers(c), asio::detached);
     co_await read_requests(c);
 }

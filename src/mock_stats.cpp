@@ -36,10 +36,10 @@ std::string MockStats::to_json() const {
                    ",\"in_flight\":{{\"current\":{},\"max\":{}}}"
                    ",\"writes_applied\":{},\"budget_rejected\":{},\"account_rate_rejected\":{}"
                    ",\"faults\":{{\"500\":{},\"503\":{},\"429\":{},\"drop\":{},\"truncate\":{}}}"
-                   ",\"closed_by_close_every\":{}",
+                   ",\"closed_by_close_every\":{},\"closed_idle\":{}",
                    connections_current, connections_max, connections_total, connections_refused, in_flight_current,
                    in_flight_max, writes_applied, budget_rejected, account_rate_rejected, faults_500, faults_503,
-                   faults_429, faults_drop, faults_truncate, closed_by_close_every);
+                   faults_429, faults_drop, faults_truncate, closed_by_close_every, closed_idle);
     append_map(out, "numbers_by_writes", numbers_by_writes);
     fmt::format_to(it, ",\"requests_per_100ms\":[{}]}}", fmt::join(requests_per_100ms, ","));
     return out;

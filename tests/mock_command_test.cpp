@@ -44,7 +44,7 @@ TEST(MockOptionsCli, EveryFieldHasItsOption) {
                           "+1900", "--budget", "5/2m", "--seed", "77", "--fail-500", "0.1", "--fail-503", "0.2",
                           "--fail-503-retry-after", "4", "--fail-429", "0.05", "--drop", "0.01", "--truncate", "0.02",
                           "--close-every", "9", "--latency", "3", "--latency-max", "8", "--latency-tail", "2",
-                          "--account-rate", "100", "--account-burst", "20", "--max-connections", "7", "--tls", "--cert",
+                          "--account-rate", "100", "--account-burst", "20", "--max-connections", "7", "--idle-timeout", "2.5", "--tls", "--cert",
                           dir.file("cert.pem"), "--key", dir.file("cert.pem"), "--write-cert", "w.pem", "--stats-out",
                           "s.json", "--state-out", "c.ndjson"});
     EXPECT_EQ(o.listen, "127.0.0.1:9999");
@@ -69,6 +69,7 @@ TEST(MockOptionsCli, EveryFieldHasItsOption) {
     EXPECT_DOUBLE_EQ(o.account_rate, 100);
     EXPECT_DOUBLE_EQ(o.account_burst, 20);
     EXPECT_EQ(o.max_connections, 7);
+    EXPECT_DOUBLE_EQ(o.idle_timeout_s, 2.5);
     EXPECT_TRUE(o.tls);
     EXPECT_EQ(o.cert_file, dir.file("cert.pem"));
     EXPECT_EQ(o.key_file, dir.file("cert.pem"));
@@ -83,6 +84,7 @@ TEST(MockOptionsCli, EveryFieldHasItsOption) {
     EXPECT_EQ(defaults.api_key, "mock-key");
     EXPECT_EQ(defaults.budget_calls, 3);
     EXPECT_DOUBLE_EQ(defaults.budget_window_s, 600);
+    EXPECT_DOUBLE_EQ(defaults.idle_timeout_s, 60);
     EXPECT_FALSE(defaults.fail_503_retry_after_s);
 }
 
@@ -97,7 +99,7 @@ TEST(MockOptionsCli, PrefixNamesTheOptionsForApply) {
 TEST(MockOptionsCli, OutOfRangeValuesAreRefused) {
     const std::vector<std::vector<std::string>> bad = {
         {"--fail-500", "1.5"}, {"--drop", "-0.1"},       {"--truncate", "2"},        {"--latency", "-1"},
-        {"--close-every", "-2"}, {"--max-connections", "-1"}, {"--budget", "x"}, {"--budget", "3/0"},     {"--budget-window", "soon"},
+        {"--close-every", "-2"}, {"--max-connections", "-1"}, {"--idle-timeout", "-1"}, {"--budget", "x"}, {"--budget", "3/0"},     {"--budget-window", "soon"},
         {"--seed-cards", "/nonexistent.csv"}, {"--fail-503-retry-after", "-1"},
     };
     for (const auto& args : bad) EXPECT_THROW(parse(args), CLI::ParseError) << args[0] << " " << args[1];

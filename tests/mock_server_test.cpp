@@ -266,6 +266,52 @@ TEST(MockServer, CloseEveryKAnswersEndsTheConnection) {
     EXPECT_EQ(r.server->stats().closed_by_close_every, 2u);
 }
 
+// Silence closes a connection after the idle timeout (to within a quarter of it); traffic, or an
+// answer held back by latency longer than the timeout, keeps it open.
+TEST(MockServer, IdleConnectionsAreClosedAfterTheTimeout) {
+    Running r([](MockOptions& o) {
+        o.idle_timeout_s = 0.2;
+        o.budget_calls = 0;
+    });
+    RawClient busy(r.server->port());
+    for (int i = 0; i < 6; ++i) {  // 0.6 s in all, never 0.2 s of silence
+        busy.send(http_request("GET", api));
+        EXPECT_EQ(busy.read().status, 200) << i;
+        std::this_thread::sleep_for(100ms);
+    }
+
+    const auto start = std::chrono::steady_clock::now();
+    RawClient silent(r.server->port());
+    EXPECT_TRUE(silent.closed_by_server());
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, 190ms);
+    EXPECT_LT(waited, 2s);
+
+    RawClient half(r.server->port());  // a request cut off in its head is silence too
+    half.send("GET /api/partner/v3/contact_card HTTP/1.1\r\nAuthoriz");
+    EXPECT_TRUE(half.closed_by_server());
+    EXPECT_EQ(r.server->stats().closed_idle, 3u) << "busy too, once it fell silent";
+    EXPECT_EQ(busy.read().status, 0) << "closed";
+}
+
+TEST(MockServer, AnAnswerHeldByLatencyIsNotIdleness) {
+    Running r([](MockOptions& o) {
+        o.idle_timeout_s = 0.1;
+        o.latency_ms = 400;
+        o.budget_calls = 0;
+    });
+    RawClient c(r.server->port());
+    c.send(http_request("GET", api));
+    EXPECT_EQ(c.read().status, 200);
+    EXPECT_EQ(r.server->stats().closed_idle, 0u);
+}
+
+TEST(MockServer, NoIdleTimeoutKeepsSilentConnections) {
+    Running r([](MockOptions& o) { o.idle_timeout_s = 0; });
+    RawClient c(r.server->port(), 500);
+    EXPECT_THROW(c.closed_by_server(), std::runtime_error) << "the read times out: the server did not close";
+}
+
 TEST(MockServer, ClientsAskingForCloseAndHttp10AreHonoured) {
     Running r;
     RawClient c(r.server->port());
@@ -453,6 +499,19 @@ TEST(MockServerTls, GeneratedCertificateVerifiesFromTheWrittenPem) {
     EXPECT_EQ(tls_get(server.port(), o.write_cert_to, "localhost"), 200);
     EXPECT_EQ(tls_get(server.port(), o.write_cert_to, "example.com"), -1) << "the name is checked";
     EXPECT_EQ(tls_get(server.port(), ""), -1) << "not trusted without the PEM";
+}
+
+TEST(MockServerTls, AStalledHandshakeIsClosedByTheIdleTimeout) {
+    test::TempDir dir;
+    MockOptions o;
+    o.tls = true;
+    o.idle_timeout_s = 0.2;
+    o.write_cert_to = dir.file("cert.pem");
+    MockServer server(o);
+    RawClient stalled(server.port());  // TCP only: no ClientHello ever comes
+    EXPECT_TRUE(stalled.closed_by_server());
+    EXPECT_EQ(server.stats().closed_idle, 1u);
+    EXPECT_EQ(tls_get(server.port(), o.write_cert_to), 200) << "other handshakes are still served";
 }
 
 TEST(MockServerTls, UsesAGivenCertificateAndKey) {

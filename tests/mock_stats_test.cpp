@@ -17,13 +17,14 @@ TEST(MockStats, SerialisesEveryCounter) {
     s.writes_applied = 3, s.budget_rejected = 1, s.account_rate_rejected = 1;
     s.faults_500 = 7, s.faults_503 = 8, s.faults_429 = 9, s.faults_drop = 10, s.faults_truncate = 11;
     s.closed_by_close_every = 12;
+    s.closed_idle = 13;
     s.numbers_by_writes = {{1, 2}, {3, 1}};
     s.requests_per_100ms = {1, 0, 4};
     EXPECT_EQ(s.to_json(),
               R"({"requests":5,"by_method":{"GET":1,"PATCH":4},"by_status":{"200":3,"429":2},"by_code":{"1007":2},)"
               R"("connections":{"current":1,"max":2,"total":3,"refused":4},"in_flight":{"current":0,"max":6},)"
               R"("writes_applied":3,"budget_rejected":1,"account_rate_rejected":1,)"
-              R"("faults":{"500":7,"503":8,"429":9,"drop":10,"truncate":11},"closed_by_close_every":12,)"
+              R"("faults":{"500":7,"503":8,"429":9,"drop":10,"truncate":11},"closed_by_close_every":12,"closed_idle":13,)"
               R"("numbers_by_writes":{"1":2,"3":1},"requests_per_100ms":[1,0,4]})");
     EXPECT_EQ(MockStats{}.to_json().find("\"requests_per_100ms\":[]"), MockStats{}.to_json().size() - 24);
 }

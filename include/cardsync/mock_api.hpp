@@ -57,6 +57,7 @@ struct TrafficCounters {
     std::uint64_t connections_current = 0, connections_max = 0, connections_total = 0, connections_refused = 0;
     std::uint64_t in_flight_current = 0, in_flight_max = 0;
     std::uint64_t closed_by_close_every = 0;
+    std::uint64_t closed_idle = 0;
     void connection_opened() noexcept;
     void connection_closed() noexcept { --connections_current; }
     void request_received() noexcept;               ///< every parsed request, control paths included

@@ -60,6 +60,9 @@ struct MockOptions {
     double account_rate = 0;                 ///< account-wide API requests/s (token bucket; 429/1007, Retry-After 1); 0 = unlimited
     double account_burst = 0;                ///< bucket size; 0 = max(1, account_rate)
     int max_connections = 0;                 ///< refuse (close at once) beyond this many; 0 = unlimited
+    double idle_timeout_s = 60;              ///< close a connection with nothing read or written for this long
+                                             ///< (no answer held back by latency), as servers and load balancers
+                                             ///< do; it also bounds a stalled TLS handshake; 0 = never
 
     // TLS
     bool tls = false;

@@ -28,6 +28,7 @@ struct MockStats {
     std::uint64_t faults_500 = 0, faults_503 = 0, faults_429 = 0;  ///< injected error answers
     std::uint64_t faults_drop = 0, faults_truncate = 0;            ///< injected transport faults
     std::uint64_t closed_by_close_every = 0;           ///< answers sent with Connection: close by close_every
+    std::uint64_t closed_idle = 0;                     ///< connections closed by the idle timeout
 
     std::map<std::uint32_t, std::uint64_t> numbers_by_writes;  ///< k -> how many cards got exactly k writes (k > 0)
     std::vector<std::uint32_t> requests_per_100ms;     ///< API requests received in each 100 ms since start (grows
