@@ -247,6 +247,26 @@ TEST(Engine, EachFaultIsRecoveredByRetries) {
     }
 }
 
+// A server (here the simulator's idle timeout) may close keep-alive connections while the engine
+// waits, e.g. for a number's budget: the engine opens new ones, and the rows lose no attempt.
+TEST(Engine, ConnectionsTheServerClosedWhileIdleAreReopened) {
+    auto m = mock_options();
+    m.idle_timeout_s = 0.1;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.connections = 2;
+    o.budget = cardsync::BudgetSpec{1, 500ms};  // the number's second row waits 0.5 s: both connections fall idle
+    const auto r = run(o, "phone_number,first_name\n" + number(1) + ",A\n" + number(2) + ",B\n" + number(1) + ",C\n");
+    ASSERT_EQ(r.records.size(), 3u);
+    EXPECT_EQ(count(r.records, Outcome::updated), 3u) << r.report.summary();
+    for (const auto& rec : r.records) EXPECT_EQ(rec.attempts, 1) << rec.line;
+    EXPECT_EQ(r.report.retries, 0u);
+    const auto s = server.stats();
+    EXPECT_GE(s.closed_idle, 1u);
+    EXPECT_GT(s.connections_total, 2u) << "a connection was opened again";
+    EXPECT_EQ(cards(server).at(number(1)).first, "C");
+}
+
 TEST(Engine, ServerErrorsUntilAttemptsRunOutGiveFailedWithTheReason) {
     auto m = mock_options();
     m.fail_500 = 1.0;
