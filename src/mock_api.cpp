@@ -142,7 +142,8 @@ MockApi::MockApi(MockOptions options, Clock::time_point start)
     check_non_negative("account_burst", o.account_burst);
     if (o.fail_503_retry_after_s) check_non_negative("fail_503_retry_after_s", *o.fail_503_retry_after_s);
     if (o.close_every < 0) throw std::invalid_argument("mock: close_every must be >= 0 (0 = never)");
-    if (!(o.idle_timeout_s >= 0)) throw std::invalid_argument("mock: idle_timeout must be >= 0 seconds (0 = never)");
+    if (!(o.idle_timeout_s >= 0 && o.idle_timeout_s <= 30 * 86400.0))
+        throw std::invalid_argument("mock: idle_timeout must be 0 (never) to 2592000 seconds (30 days)");
     if (o.max_connections < 0) throw std::invalid_argument("mock: max_connections must be >= 0 (0 = unlimited)");
     auto base = o.base_path;
     while (!base.empty() && base.back() == '/') base.pop_back();

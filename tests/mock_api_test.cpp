@@ -590,6 +590,8 @@ TEST(MockApiOptions, BadOptionsAreRefusedWithTheirName) {
         {[](MockOptions& o) { o.base_path = "api"; }, "base_path"},
         {[](MockOptions& o) { o.base_path = "/__mock"; }, "base_path"},
         {[](MockOptions& o) { o.close_every = -1; }, "close_every"},
+        {[](MockOptions& o) { o.idle_timeout_s = -1; }, "idle_timeout"},
+        {[](MockOptions& o) { o.idle_timeout_s = 1e300; }, "idle_timeout"},
     };
     for (const auto& c : cases) {
         MockOptions o;
