@@ -328,8 +328,10 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
     // Connections that can take one more request, in turn: submit takes the front and puts it at
     // the back while it still has room, so work spreads evenly in O(1) per request.
     std::deque<Connection*> with_room;
-    // With pipelining, connections given requests since the last flush: written together once the
-    // current burst of completions is over, so several requests leave in one write.
+    // Connections given requests since the last flush: written together once the current burst of
+    // completions is over. Pipelined, several requests leave in one write; unpipelined, the
+    // requests of all connections leave back to back, and the server takes them in one wake-up
+    // (sent one per answer, nginx woke ~6x as often and cost ~20 % more per request).
     std::vector<Connection*> to_flush;
     bool flush_posted = false;
     PoolStats stats;
@@ -920,9 +922,8 @@ void ConnectionPool::submit(std::uint64_t id, std::string_view request, std::opt
     ++pool.in_flight;
     if (pool.opt.pipeline == 1 && c->state == Connection::State::ready && !c->broken && !c->write_blocked &&
         c->written == c->queue.size()) {
-        // Straight into the output buffer and written now (pipelined requests wait for the burst's
-        // flush instead, so that they share a write). Never behind a write OpenSSL must retry
-        // unchanged: that is write_blocked.
+        // Straight into the output buffer, no copy into the queue; written with the burst's flush.
+        // Never behind a write OpenSSL must retry unchanged: that is write_blocked.
         if (c->out_pos == c->out.size()) {
             c->out.clear();
             c->out_pos = 0;
@@ -931,7 +932,7 @@ void ConnectionPool::submit(std::uint64_t id, std::string_view request, std::opt
         c->queue.push_back(Pending{id, {}, false, {}});
         pool.mark_written(c, now);
         pool.note_room(c);
-        pool.flush(c);
+        pool.flush_later(c);
         return;
     }
     c->queue.push_back(Pending{id, std::string(request), false, {}});

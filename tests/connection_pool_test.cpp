@@ -164,6 +164,30 @@ TEST(ConnectionPool, KeepAliveReusesOneConnectionAndMatchesAnswersInOrder) {
     EXPECT_EQ(h.pool->in_flight(), 0u);
 }
 
+TEST(ConnectionPool, ARequestLeavesOnceTheCallerReturnsToTheLoop) {
+    // Requests submitted during one burst of completions leave together after it, so the server
+    // is woken once for them: submit() itself must not write, even on a ready connection.
+    std::atomic<int> requests_read{0};
+    ScriptServer server([&](int, int fd) {
+        while (read_request(fd)) {
+            ++requests_read;
+            send_text(fd, ok());
+        }
+    });
+    Harness h(server.port());
+    h.submit(1);
+    h.wait_for(1);
+    ASSERT_EQ(h.got.size(), 1u);
+    h.submit(2);  // the connection is open and idle: the old path wrote here, at once
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(requests_read.load(), 1) << "written before the caller returned to the io_context";
+    h.wait_for(2);
+    ASSERT_EQ(h.got.size(), 2u);
+    EXPECT_EQ(h.got[1].status, 200);
+    EXPECT_TRUE(h.got[1].reused);
+    EXPECT_EQ(requests_read.load(), 2);
+}
+
 TEST(ConnectionPool, PipelinedRequestsAreWrittenBeforeTheFirstAnswer) {
     ScriptServer server([](int, int fd) {
         // answer only once all three requests have arrived

@@ -3,8 +3,9 @@
 //
 // Each connection has a FIFO of in-flight requests (at most `pipeline` deep), one reader
 // coroutine and one read buffer; answers are parsed with Beast's basic_parser and matched to
-// requests in order. Requests are written by a non-blocking send straight from submit() (or, when
-// pipelined, once per burst of submissions); only a socket that takes no more wakes a writer. TLS
+// requests in order. Requests are written by a non-blocking send once the current burst of
+// completions has been handled, all connections' together, so the server is woken once for many of
+// them rather than once per request; only a socket that takes no more wakes a writer. TLS
 // is OpenSSL over the same socket and buffer, with no stream layers between. A connection
 // connects when work is first given to it and again after the server closes it (Connection:
 // close, idle timeout, reset); requests not yet written stay queued on it and go out on the new
