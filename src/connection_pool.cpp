@@ -330,8 +330,9 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
     std::deque<Connection*> with_room;
     // Connections given requests since the last flush: written together once the current burst of
     // completions is over. Pipelined, several requests leave in one write; unpipelined, the
-    // requests of all connections leave back to back, and the server takes them in one wake-up
-    // (sent one per answer, nginx woke ~6x as often and cost ~20 % more per request).
+    // requests of all connections leave back to back, and the server takes many per wake-up
+    // (sent one per answer, nginx woke ~6x as often and spent ~20 % more per request than it
+    // does serving wrk; README, sixth round).
     std::vector<Connection*> to_flush;
     bool flush_posted = false;
     PoolStats stats;

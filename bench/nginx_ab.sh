@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Before/after of cardsync binaries against the peers' nginx (one worker), runs interleaved
+# (A, B, A, B, ...). Per run: rows/s; the client's CPU per row; nginx's CPU per request; and the
+# whole machine's busy CPU per row (both cores, from /proc/stat). Client and server share the two
+# cores, so the last figure is what decides rows/s; it also catches a change that moves cost from
+# the client to the server. Medians per binary at the end.
+#   bench/nginx_ab.sh BIN [BIN...]   (env: REPS=5 N=200000 CONNECTIONS=64 PIPELINE=1 SCHEME=http|https
+#                                     ARGS="extra apply options" PEERS=/tmp/peers: a writable copy of
+#                                     ../shared/peers, made when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+(($# >= 1)) || { echo "usage: bench/nginx_ab.sh BIN [BIN...]" >&2; exit 2; }
+reps=${REPS:-5} rows=${N:-200000} connections=${CONNECTIONS:-64} pipeline=${PIPELINE:-1} scheme=${SCHEME:-http}
+peers=${PEERS:-/tmp/peers}
+for bin in "$@"; do [[ -x $bin ]] || { echo "nginx_ab: no binary at $bin" >&2; exit 2; }; done
+[[ -x /usr/bin/time ]] || { echo "nginx_ab: /usr/bin/time is not installed (apt-get install time)" >&2; exit 2; }
+if [[ ! -x $peers/server.sh ]]; then
+    [[ -d ../shared/peers ]] || { echo "nginx_ab: no $peers/server.sh and no ../shared/peers to copy" >&2; exit 2; }
+    cp -r ../shared/peers "$peers"
+fi
+input=$peers/run/in$rows.csv
+[[ -s $input ]] || { mkdir -p "$peers/run" && python3 "$peers/gen_input.py" "$rows" "$input"; }
+started=""
+"$peers/server.sh" status >/dev/null 2>&1 || started=yes
+"$peers/server.sh" start >/dev/null
+worker=$("$peers/server.sh" worker-pid)
+work=$(mktemp -d)
+cleanup() {
+    rm -rf "$work"
+    [[ -z $started ]] || "$peers/server.sh" stop >/dev/null 2>&1 || true  # only the server this run started
+}
+trap cleanup EXIT
+
+if [[ $scheme == https ]]; then base=https://127.0.0.1:18443/api/partner tls=(--cacert "$peers/run/cert.pem")
+else base=http://127.0.0.1:18080/api/partner tls=(); fi
+ticks=$(getconf CLK_TCK)
+machine_busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }  # user nice system irq softirq
+nginx_cpu() { awk '{ print $14 + $15 }' "/proc/$worker/stat"; }
+
+printf '%-28s %9s %12s %12s %14s\n' binary rows_per_s client_us_row nginx_us_req machine_us_row
+for ((r = 1; r <= reps; r++)); do
+    for bin in "$@"; do
+        m0=$(machine_busy) n0=$(nginx_cpu)
+        # shellcheck disable=SC2086 # ARGS is a list of options
+        LINQ_API_V3_API_KEY=bench-token /usr/bin/time -f '%e %U %S' -o "$work/time" "$bin" apply "$input" \
+            --base-url "$base" "${tls[@]}" --connections "$connections" --pipeline "$pipeline" --rate 0 \
+            --max-attempts 1 --results "$work/results.csv" --quiet ${ARGS:-} || true
+        m1=$(machine_busy) n1=$(nginx_cpu)
+        records=$(($(wc -l < "$work/results.csv") - 1))
+        ((records == rows)) || echo "nginx_ab: $bin wrote $records records for $rows rows" >&2
+        read -r wall user sys < "$work/time"
+        awk -v b="$bin" -v n="$rows" -v w="$wall" -v u="$user" -v s="$sys" -v t="$ticks" \
+            -v ng="$((n1 - n0))" -v mb="$((m1 - m0))" 'BEGIN {
+                printf "%-28s %9.0f %12.1f %12.1f %14.1f\n", b, n / w, (u + s) * 1e6 / n, ng / t * 1e6 / n, mb / t * 1e6 / n }' |
+            tee -a "$work/all"
+    done
+done
+echo "medians over $reps runs:"
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+for bin in "$@"; do
+    cols=()
+    for c in 2 3 4 5; do cols+=("$(awk -v b="$bin" -v c="$c" '$1 == b { print $c }' "$work/all" | median)"); done
+    printf '%-28s %9.0f %12.1f %12.1f %14.1f\n' "$bin" "${cols[@]}"
+done
