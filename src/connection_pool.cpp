@@ -941,10 +941,7 @@ void ConnectionPool::submit(std::uint64_t id, std::string_view request, std::opt
     switch (c->state) {
         case Connection::State::idle: c->wake.cancel(); break;  // connects, then writes
         case Connection::State::connecting: break;              // writes once connected
-        case Connection::State::ready:
-            if (pool.opt.pipeline == 1) pool.flush(c);  // the socket is blocked or broken: no-op
-            else pool.flush_later(c);
-            break;
+        case Connection::State::ready: pool.flush_later(c); break;  // with the burst, like the path above
     }
 }
 
