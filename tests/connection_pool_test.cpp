@@ -178,7 +178,7 @@ TEST(ConnectionPool, ARequestLeavesOnceTheCallerReturnsToTheLoop) {
     h.submit(1);
     h.wait_for(1);
     ASSERT_EQ(h.got.size(), 1u);
-    h.submit(2);  // the connection is open and idle: the old path wrote here, at once
+    h.submit(2);  // on the open, idle connection: the case a direct write would take
     std::this_thread::sleep_for(100ms);
     EXPECT_EQ(requests_read.load(), 1) << "written before the caller returned to the io_context";
     h.wait_for(2);
