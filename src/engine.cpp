@@ -432,10 +432,6 @@ private:
             }
             ++report_.rows_read;
             report_.last_line_read = row->line;
-            // the budget's table is larger than the caches: load the next row's place in it now,
-            // while this row is admitted and sent
-            if (const auto* next = prefetch_->peek(outlet_))
-                if (const auto* update = std::get_if<ContactUpdate>(&next->checked)) budget_.prefetch(update->phone_number);
             admit(*row);
         }
         admitting_ = false;

@@ -96,10 +96,6 @@ public:
     bool empty() const noexcept { return size_ == 0; }
     const Expiry& front() const noexcept { return buffer_[head_]; }
     const Expiry& back() const noexcept { return buffer_[(head_ + size_ - 1) & (buffer_.size() - 1)]; }
-    /// The k-th expiry from the front, or nullptr.
-    const Expiry* at(std::size_t k) const noexcept {
-        return k < size_ ? &buffer_[(head_ + k) & (buffer_.size() - 1)] : nullptr;
-    }
     void pop_front() noexcept {
         head_ = (head_ + 1) & (buffer_.size() - 1);
         --size_;
@@ -272,21 +268,12 @@ void NumberBudget::note_server_wait(std::string_view number, TimePoint until) {
 // is honoured. Dropping an entry of a number with others pending frees nothing yet, but the
 // number goes when its last entry does, so memory never outgrows the cap.
 void NumberBudget::evict_oldest() {
-    // At the cap every call evicts, and its victim's entry is a random place in a table of
-    // megabytes: start loading the victim a few calls ahead (one from the ring's order, which
-    // holds nearly every call), so the eviction does not wait on memory.
-    constexpr std::size_t evict_ahead = 8;
-    if (const Expiry* later = impl_->in_order.at(evict_ahead)) impl_->numbers.prefetch(later->key);
     while (const auto e = impl_->pop_earliest(std::numeric_limits<Rep>::max())) {
         if (impl_->drop_entry(e->key)) {
             ++evicted_;
             return;
         }
     }
-}
-
-void NumberBudget::prefetch(std::string_view number) const noexcept {
-    if (const std::uint64_t key = pack_e164(number)) impl_->numbers.prefetch(key);
 }
 
 std::size_t NumberBudget::expire(TimePoint now) {

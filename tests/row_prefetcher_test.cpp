@@ -94,39 +94,6 @@ TEST(RowPrefetcher, DeliversEveryRowInOrderThenTheEnd) {
     EXPECT_EQ(p.try_next(row), RowPrefetcher::Next::end);  // and stays at the end
 }
 
-TEST(RowPrefetcher, PeekShowsTheRowTheNextTakeGivesWithinTheBatch) {
-    CountingReader reader(100, false);
-    Ready ready;
-    RowPrefetcher p(reader, 16);
-    EXPECT_EQ(p.peek(), nullptr);  // nothing taken yet
-    p.start([&] { ready.signal(); });
-    // let the queue fill, so the first batch taken holds 16 rows
-    for (int i = 0; i < 5000 && reader.produced_ < 16; ++i) std::this_thread::sleep_for(1ms);
-    RowPrefetcher::CheckedRow* row = nullptr;
-    std::vector<std::uint64_t> lines;
-    int seen_ahead = 0;
-    for (int waits = 0; lines.size() < 100;) {
-        const RowPrefetcher::CheckedRow* peeked = p.peek();
-        const auto next = p.try_next(row);
-        ASSERT_NE(next, RowPrefetcher::Next::end);
-        if (next == RowPrefetcher::Next::empty) {
-            ASSERT_EQ(peeked, nullptr);
-            ASSERT_TRUE(ready.wait_for(++waits));
-            continue;
-        }
-        // a peek sees the rest of the batch taken, never the shared queue: nullptr at a batch's end
-        if (peeked) {
-            ASSERT_EQ(peeked, row);
-            ++seen_ahead;
-        }
-        lines.push_back(row->line);
-    }
-    for (std::size_t i = 0; i < lines.size(); ++i) ASSERT_EQ(lines[i], i + 2);
-    EXPECT_GE(seen_ahead, 15);  // every row of a batch but its first is seen ahead
-    EXPECT_EQ(p.peek(), nullptr);
-    EXPECT_EQ(p.try_next(row), RowPrefetcher::Next::end);
-}
-
 TEST(RowPrefetcher, AnInputErrorComesAfterTheRowsBeforeIt) {
     CountingReader reader(3, true);
     Ready ready;

@@ -50,15 +50,6 @@ public:
         }
     }
 
-    /// Starts loading the cache lines `key`'s lookup will read first (its home bucket's key and
-    /// value), so a lookup some rows later does not wait on memory. A hint: changes nothing.
-    void prefetch(std::uint64_t key) const noexcept {
-        if (size_ == 0) return;
-        const std::size_t i = home(key);
-        __builtin_prefetch(&keys_[i]);
-        __builtin_prefetch(&values_[i]);
-    }
-
     /// The index of `key` (nonzero), and whether it was absent: then it is added with Value{}.
     std::pair<std::size_t, bool> try_emplace(std::uint64_t key) {
         if ((size_ + 1) * 5 > keys_.size() * 4) grow();  // load at most 0.8

@@ -54,10 +54,6 @@ public:
     /// server announced.
     TimePoint when_allowed(std::string_view number, TimePoint now) const;
 
-    /// A hint that `number` is about to be looked up: starts loading its place in the table, so a
-    /// fast run over more numbers than the caches hold waits less on memory. Changes nothing.
-    void prefetch(std::string_view number) const noexcept;
-
     /// Records a call (an attempt sent) for `number` at `now`.
     void record_call(std::string_view number, TimePoint now);
 

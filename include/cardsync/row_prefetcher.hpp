@@ -62,12 +62,6 @@ public:
     /// Rethrows, in order, the error (InputError) the reader met after the rows before it. Each
     /// outlet has one consumer thread.
     Next try_next(CheckedRow*& row, std::size_t outlet = 0);
-    /// The row the outlet's next try_next() will give without taking the lock, or nullptr: for
-    /// starting to load what that row will need while the current one is handled.
-    const CheckedRow* peek(std::size_t outlet = 0) const noexcept {
-        const Outlet& o = outlets_[outlet];
-        return o.taken_pos < o.taken.size() ? &o.taken[o.taken_pos].row : nullptr;
-    }
     /// Stops reading (for every outlet): the thread ends after its current row; a read waiting on
     /// a pipe is interrupted. Rows already queued can still be taken.
     void stop();
