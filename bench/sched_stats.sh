@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Who runs, who waits for a CPU and who preempts whom, in the steady state of a run against the
+# peers' nginx (one worker): per thread of the client, and nginx's worker, over WINDOW seconds
+# from /proc/*/task/*/schedstat and /proc/*/status. On two cores shared by client and server, the
+# side that saturates keeps the other one sleeping and waking; this shows which side it is.
+#   bench/sched_stats.sh BIN        cardsync BIN apply over N rows (default 1,000,000: long enough
+#                                   for the window), 64 connections, --rate 0, records to a temp file
+#   bench/sched_stats.sh wrk        wrk + Lua of the peers harness, for comparison (over 200,000 rows,
+#                                   which its Lua start-up encodes in ~3 s before the first request)
+# env: N, WINDOW=4 (s), WARMUP (s: 2, wrk 6), CONNECTIONS=64, ARGS="extra apply options",
+#      PEERS=/tmp/peers (a writable copy of ../shared/peers, made when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+(($# == 1)) || { echo "usage: bench/sched_stats.sh BIN|wrk" >&2; exit 2; }
+client=$1 window=${WINDOW:-4} connections=${CONNECTIONS:-64}
+if [[ $client == wrk ]]; then rows=${N:-200000} warmup=${WARMUP:-6}; else rows=${N:-1000000} warmup=${WARMUP:-2}; fi
+peers=${PEERS:-/tmp/peers}
+if [[ ! -x $peers/server.sh ]]; then
+    [[ -d ../shared/peers ]] || { echo "sched_stats: no $peers/server.sh and no ../shared/peers to copy" >&2; exit 2; }
+    cp -r ../shared/peers "$peers"
+fi
+input=$peers/run/in$rows.csv
+[[ -s $input ]] || { mkdir -p "$peers/run" && python3 "$peers/gen_input.py" "$rows" "$input"; }
+started=""
+"$peers/server.sh" status >/dev/null 2>&1 || started=yes
+"$peers/server.sh" start >/dev/null
+worker=$("$peers/server.sh" worker-pid)
+work=$(mktemp -d)
+pid=""
+cleanup() {
+    [[ -z $pid ]] || kill "$pid" 2>/dev/null || true
+    rm -rf "$work"
+    [[ -z $started ]] || "$peers/server.sh" stop >/dev/null 2>&1 || true  # only the server this run started
+}
+trap cleanup EXIT
+
+if [[ $client == wrk ]]; then
+    wrk -t1 -c"$connections" -d"$((warmup + window + 2))s" -s "$peers/clients/wrk_patch.lua" \
+        http://127.0.0.1:18080/api/partner/v3/contact_card -- "$input" bench-token 1 > "$work/wrk.out" &
+else
+    [[ -x $client ]] || { echo "sched_stats: no binary at $client" >&2; exit 2; }
+    # shellcheck disable=SC2086 # ARGS is a list of options
+    LINQ_API_V3_API_KEY=bench-token "$client" apply "$input" --base-url http://127.0.0.1:18080/api/partner \
+        --connections "$connections" --rate 0 --max-attempts 1 --results "$work/results.csv" --quiet ${ARGS:-} &
+fi
+pid=$!
+sleep "$warmup"
+kill -0 "$pid" 2>/dev/null || { echo "sched_stats: the client ended within the warm-up: raise N" >&2; exit 1; }
+
+# name run_ns wait_ns slices voluntary involuntary, one line per thread
+snapshot() {
+    local t
+    for t in /proc/"$pid"/task/* /proc/"$worker"; do
+        local id=${t##*/} name
+        name=$(cat "$t/comm")
+        [[ $t == /proc/$worker ]] && name="nginx"
+        echo "$name/$id $(cat "$t/schedstat") $(awk '/^voluntary_ctxt_switches/ { v = $2 } /^nonvoluntary_ctxt_switches/ { n = $2 } END { print v, n }' "$t/status")"
+    done
+}
+snapshot > "$work/before"
+sleep "$window"
+snapshot > "$work/after"
+kill -0 "$pid" 2>/dev/null || { echo "sched_stats: the client ended within the window: raise N" >&2; exit 1; }
+
+printf '%-26s %8s %12s %14s %13s\n' thread running_% waiting_cpu_% sleeps_per_s preempted_per_s
+awk -v w="$window" 'NR == FNR { run[$1] = $2; wait[$1] = $3; vol[$1] = $5; invol[$1] = $6; next }
+    $1 in run { printf "%-26s %8.1f %12.1f %14.0f %13.0f\n", $1, ($2 - run[$1]) / (w * 1e7), ($3 - wait[$1]) / (w * 1e7),
+                       ($5 - vol[$1]) / w, ($6 - invol[$1]) / w }' "$work/before" "$work/after"
