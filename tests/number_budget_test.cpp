@@ -180,6 +180,24 @@ TEST(NumberBudget, CapNeverForgetsANumberWithACallStillPendingElsewhere) {
     EXPECT_EQ(budget.expire(t0 + 1h), 2u);
 }
 
+TEST(NumberBudget, ANumberCalledOnceKeepsThatCallWhenCalledAgainOrToldToWait) {
+    // A number with one call is held apart, as its key and that call's time; a wait or more calls
+    // move it to the full table, and the first call must come along and keep limiting.
+    NumberBudget budget(BudgetSpec{3, 100s});
+    const std::string n = "+15550000001";
+    budget.record_call(n, t0);
+    EXPECT_EQ(budget.when_allowed(n, t0 + 1s), t0 + 1s);
+    budget.note_server_wait(n, t0 + 50s);
+    EXPECT_EQ(budget.when_allowed(n, t0 + 1s), t0 + 50s);
+    budget.record_call(n, t0 + 1s);
+    budget.record_call(n, t0 + 2s);
+    EXPECT_EQ(budget.when_allowed(n, t0 + 60s), t0 + 100s);  // the first call's window
+    EXPECT_EQ(budget.tracked(), 1u);
+    EXPECT_EQ(budget.expire(t0 + 101s), 0u);  // the later calls are still in their window
+    EXPECT_EQ(budget.expire(t0 + 102s), 1u);
+    EXPECT_EQ(budget.tracked(), 0u);
+}
+
 TEST(NumberBudget, OtherStringsAreKeptExactlyBesideNumbers) {
     // Keys that are not E.164 numbers (no "+", a leading 0, 16 digits, spaces) are their own
     // numbers, never confused with one another or with the number they resemble.
