@@ -30,6 +30,7 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -293,6 +294,7 @@ public:
         stop_.set_listener(nullptr);
         hand_over_records();
         results_.flush();
+        if (input_error_) std::rethrow_exception(input_error_);  // every row read has its record
         report_.elapsed_s = to_seconds(Clock::now() - start_);
         report_.final_rate = bucket_.rate();
         report_.pool = pool_->stats();
@@ -423,11 +425,12 @@ private:
         RowPrefetcher::CheckedRow* row = nullptr;
         admitting_ = true;
         while (ready_.size() + pool_->in_flight() < target_active_ && lanes_.rows() < share_.max_admitted) {
-            const auto next = prefetch_->try_next(row, outlet_);
+            const auto next = take_row(row);
             if (next == RowPrefetcher::Next::empty) break;  // the prefetcher posts rows_ready()
             if (next == RowPrefetcher::Next::end) {
                 reading_stopped_ = true;
-                report_.input_exhausted = true;
+                if (input_error_) drain("not sent: reading the input failed (" + input_error_text() + ")");
+                else report_.input_exhausted = true;
                 break;
             }
             ++report_.rows_read;
@@ -883,10 +886,31 @@ private:
         reading_stopped_ = true;
         // the next row, if already read ahead, names the first line not reached (never waits)
         RowPrefetcher::CheckedRow* row = nullptr;
-        const auto next = prefetch_->try_next(row, outlet_);
+        const auto next = take_row(row);
         if (next == RowPrefetcher::Next::row) report_.first_line_not_reached = row->line;
-        else if (next == RowPrefetcher::Next::end) report_.input_exhausted = true;
+        else if (next == RowPrefetcher::Next::end && !input_error_) report_.input_exhausted = true;
         prefetch_->stop();
+    }
+
+    // The outlet's next row. An input error (a read failing part way) ends the input here: it is
+    // kept and rethrown by run() once every row already read has its record, instead of leaving
+    // through whatever handler happened to ask for a row, with rows still in flight.
+    RowPrefetcher::Next take_row(RowPrefetcher::CheckedRow*& row) {
+        try {
+            return prefetch_->try_next(row, outlet_);
+        } catch (...) {
+            input_error_ = std::current_exception();
+            return RowPrefetcher::Next::end;
+        }
+    }
+    std::string input_error_text() const {
+        try {
+            std::rethrow_exception(input_error_);
+        } catch (const std::exception& e) {
+            return e.what();
+        } catch (...) {
+            return "unknown error";
+        }
     }
 
     void maybe_finish() {
@@ -942,6 +966,7 @@ private:
     int stop_requests_ = 0;
     bool reading_stopped_ = false;
     bool no_new_sends_ = false;
+    std::exception_ptr input_error_;  // what reading the input threw: rethrown by run() at the end
     bool finished_ = false;
     std::string drain_message_;
     static constexpr std::size_t records_batch = 16 * 1024;

@@ -1174,6 +1174,42 @@ private:
     int given_ = 0;
 };
 
+TEST(Engine, AnInputErrorPartWayRecordsEveryRowReadThenReachesTheCaller) {
+    // The read fails after 50 rows, while many of them are still in flight (50 ms answers, 8
+    // connections): they finish and are recorded, the rest are recorded as not sent, and only
+    // then does the error reach the caller (a bad file: exit 2).
+    auto m = mock_options();
+    m.latency_ms = 50;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.connections = 8;
+    TempDir dir;
+    BreakingReader reader(50);
+    {
+        cardsync::ResultsWriter writer(dir.file("results.ndjson"), cardsync::ResultsFormat::ndjson);
+        cardsync::StopSignal stop;
+        try {
+            (void)cardsync::run_apply(o, reader, writer, stop);
+            ADD_FAILURE() << "no InputError";
+        } catch (const cardsync::InputError& e) {
+            EXPECT_NE(std::string(e.what()).find("input:77"), std::string::npos) << e.what();
+        }
+        writer.close();
+    }
+    const auto records = read_records(dir.file("results.ndjson"));
+    ASSERT_EQ(records.size(), 50u) << "one record for every row read";
+    std::set<std::uint64_t> lines;
+    for (const auto& rec : records) {
+        lines.insert(rec.line);
+        if (rec.outcome != Outcome::updated) {
+            EXPECT_EQ(rec.outcome, Outcome::failed);
+            EXPECT_NE(rec.message.find("reading the input failed (input:77"), std::string::npos) << rec.message;
+        }
+    }
+    EXPECT_EQ(lines.size(), 50u);
+    EXPECT_GE(count(records, Outcome::updated), 8u) << "the rows in flight were answered and recorded";
+}
+
 TEST(EngineThreads, AnInputErrorReachesTheCaller) {
     MockServer server(mock_options());
     auto o = options_for(server);
