@@ -17,20 +17,13 @@ reps=${REPS:-5} rows=${N:-200000} connections=${CONNECTIONS:-64} pipeline=${PIPE
 peers=${PEERS:-/tmp/peers}
 for bin in "$@"; do [[ -x $bin ]] || { echo "nginx_ab: no binary at $bin" >&2; exit 2; }; done
 [[ -x /usr/bin/time ]] || { echo "nginx_ab: /usr/bin/time is not installed (apt-get install time)" >&2; exit 2; }
-if [[ ! -x $peers/server.sh ]]; then
-    [[ -d ../shared/peers ]] || { echo "nginx_ab: no $peers/server.sh and no ../shared/peers to copy" >&2; exit 2; }
-    cp -r ../shared/peers "$peers"
-fi
-input=$peers/run/in$rows.csv
-[[ -s $input ]] || { mkdir -p "$peers/run" && python3 "$peers/gen_input.py" "$rows" "$input"; }
-started=""
-"$peers/server.sh" status >/dev/null 2>&1 || started=yes
-"$peers/server.sh" start >/dev/null
-worker=$("$peers/server.sh" worker-pid)
+# shellcheck source=bench/peers_server.sh
+source bench/peers_server.sh
+peers_prepare nginx_ab
 work=$(mktemp -d)
 cleanup() {
     rm -rf "$work"
-    [[ -z $started ]] || "$peers/server.sh" stop >/dev/null 2>&1 || true  # only the server this run started
+    peers_release  # only the server this run started
 }
 trap cleanup EXIT
 

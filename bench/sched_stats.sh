@@ -15,22 +15,15 @@ cd "$(dirname "$0")/.."
 client=$1 window=${WINDOW:-4} connections=${CONNECTIONS:-64}
 if [[ $client == wrk ]]; then rows=${N:-200000} warmup=${WARMUP:-6}; else rows=${N:-1000000} warmup=${WARMUP:-2}; fi
 peers=${PEERS:-/tmp/peers}
-if [[ ! -x $peers/server.sh ]]; then
-    [[ -d ../shared/peers ]] || { echo "sched_stats: no $peers/server.sh and no ../shared/peers to copy" >&2; exit 2; }
-    cp -r ../shared/peers "$peers"
-fi
-input=$peers/run/in$rows.csv
-[[ -s $input ]] || { mkdir -p "$peers/run" && python3 "$peers/gen_input.py" "$rows" "$input"; }
-started=""
-"$peers/server.sh" status >/dev/null 2>&1 || started=yes
-"$peers/server.sh" start >/dev/null
-worker=$("$peers/server.sh" worker-pid)
+# shellcheck source=bench/peers_server.sh
+source bench/peers_server.sh
+peers_prepare sched_stats
 work=$(mktemp -d)
 pid=""
 cleanup() {
     [[ -z $pid ]] || kill "$pid" 2>/dev/null || true
     rm -rf "$work"
-    [[ -z $started ]] || "$peers/server.sh" stop >/dev/null 2>&1 || true  # only the server this run started
+    peers_release  # only the server this run started
 }
 trap cleanup EXIT
 

@@ -1174,17 +1174,10 @@ private:
     int given_ = 0;
 };
 
-TEST(Engine, AnInputErrorPartWayRecordsEveryRowReadThenReachesTheCaller) {
-    // The read fails after 50 rows, while many of them are still in flight (50 ms answers, 8
-    // connections): they finish and are recorded, the rest are recorded as not sent, and only
-    // then does the error reach the caller (a bad file: exit 2).
-    auto m = mock_options();
-    m.latency_ms = 50;
-    MockServer server(m);
-    auto o = options_for(server);
-    o.connections = 8;
+// Runs `o` over `reader`, whose read fails at input:77, expecting that InputError to reach the
+// caller; returns the records written.
+std::vector<ResultRecord> run_expecting_input_error(const ApplyOptions& o, cardsync::RowReader& reader) {
     TempDir dir;
-    BreakingReader reader(50);
     {
         cardsync::ResultsWriter writer(dir.file("results.ndjson"), cardsync::ResultsFormat::ndjson);
         cardsync::StopSignal stop;
@@ -1196,7 +1189,20 @@ TEST(Engine, AnInputErrorPartWayRecordsEveryRowReadThenReachesTheCaller) {
         }
         writer.close();
     }
-    const auto records = read_records(dir.file("results.ndjson"));
+    return read_records(dir.file("results.ndjson"));
+}
+
+TEST(Engine, AnInputErrorPartWayRecordsEveryRowReadThenReachesTheCaller) {
+    // The read fails after 50 rows, while many of them are still in flight (50 ms answers, 8
+    // connections): they finish and are recorded, the rest are recorded as not sent, and only
+    // then does the error reach the caller (a bad file: exit 2).
+    auto m = mock_options();
+    m.latency_ms = 50;
+    MockServer server(m);
+    auto o = options_for(server);
+    o.connections = 8;
+    BreakingReader reader(50);
+    const auto records = run_expecting_input_error(o, reader);
     ASSERT_EQ(records.size(), 50u) << "one record for every row read";
     std::set<std::uint64_t> lines;
     for (const auto& rec : records) {
@@ -1215,16 +1221,10 @@ TEST(EngineThreads, AnInputErrorReachesTheCaller) {
     auto o = options_for(server);
     o.threads = 3;
     o.connections = 3;
-    TempDir dir;
     BreakingReader reader(50);
-    cardsync::ResultsWriter writer(dir.file("results.ndjson"), cardsync::ResultsFormat::ndjson);
-    cardsync::StopSignal stop;
-    try {
-        (void)cardsync::run_apply(o, reader, writer, stop);
-        ADD_FAILURE() << "no InputError";
-    } catch (const cardsync::InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("input:77"), std::string::npos) << e.what();
-    }
+    // (an engine stopped by another's error may leave rows it never took: those are the run's
+    // rows not reached, so not every row read need have a record here)
+    (void)run_expecting_input_error(o, reader);
 }
 
 TEST(EngineThreads, ProgressIsSummedAndReportedOnTheCallersThread) {
