@@ -62,7 +62,7 @@ void RowPrefetcher::run() {
                 if (o->on_ready) o->on_ready();
             return;
         }
-        Checked checked = validate(row);
+        Checked checked = validate(std::move(row));  // takes the fields; the raw number stays for the record
         Item item{CheckedRow{row.line, std::move(row.phone_number), std::move(checked)}, 0};
         Outlet& o = outlets_[outlet_of(item.row, outlets_.size())];
         bool notify = false;

@@ -153,7 +153,7 @@ std::optional<std::string> normalize_e164(std::string_view raw, std::string* rea
         return std::nullopt;
     }
     std::string number;
-    number.reserve(16);
+    number.reserve(15);  // within std::string's inline 15 bytes: no allocation for any E.164 number
     std::size_t plus_count = 0;
     for (std::size_t i = 0; i < value.size(); ++i) {
         const char c = value[i];
@@ -200,14 +200,17 @@ bool is_e164(std::string_view number) noexcept {
 
 bool is_valid_utf8(std::string_view text) noexcept { return simdjson::validate_utf8(text.data(), text.size()); }
 
-std::variant<ContactUpdate, InvalidRow> validate(const InputRow& row) {
+namespace {
+
+// validate()'s work; `fields` is the row's own, copied or taken.
+std::variant<ContactUpdate, InvalidRow> check_row(const InputRow& row, CardFields&& fields) {
     if (!row.error.empty()) return InvalidRow{row.error};
     if (trim(row.phone_number).empty()) return InvalidRow{"missing phone_number"};
     std::string reason;
     auto number = normalize_e164(row.phone_number, &reason);
     if (!number) return InvalidRow{"phone_number: " + reason};
 
-    ContactUpdate update{row.line, std::move(*number), row.fields};
+    ContactUpdate update{row.line, std::move(*number), std::move(fields)};
     if (update.fields.first_name) {
         if (auto why = name_problem("first_name", *update.fields.first_name); !why.empty()) return InvalidRow{why};
     }
@@ -221,6 +224,18 @@ std::variant<ContactUpdate, InvalidRow> validate(const InputRow& row) {
     }
     if (update.fields.empty()) return InvalidRow{"nothing to update: set first_name, last_name or image_url"};
     return update;
+}
+
+}  // namespace
+
+std::variant<ContactUpdate, InvalidRow> validate(const InputRow& row) {
+    CardFields fields = row.fields;
+    return check_row(row, std::move(fields));
+}
+
+std::variant<ContactUpdate, InvalidRow> validate(InputRow&& row) {
+    CardFields fields = std::move(row.fields);
+    return check_row(row, std::move(fields));
 }
 
 }  // namespace cardsync

@@ -121,6 +121,24 @@ TEST(Validate, ValidRowIsNormalisedAndKeepsItsLine) {
     EXPECT_EQ(u.fields.image_url, "https://cdn.example.com/a.jpg?size=200&v=2");
 }
 
+TEST(Validate, TakingTheRowGivesTheSameAnswerAndLeavesItsNumberAndLine) {
+    InputRow r = row(" +1 555 123 4567 ", "Zoë", std::nullopt, "  https://cdn.example.com/a.jpg  ");
+    const auto copied = validate(r);
+    auto taken = validate(std::move(r));
+    ASSERT_TRUE(std::holds_alternative<ContactUpdate>(taken));
+    const auto& u = std::get<ContactUpdate>(taken);
+    const auto& c = std::get<ContactUpdate>(copied);
+    EXPECT_EQ(u.phone_number, c.phone_number);
+    EXPECT_EQ(u.fields.first_name, c.fields.first_name);
+    EXPECT_EQ(u.fields.last_name, std::nullopt);
+    EXPECT_EQ(u.fields.image_url, "https://cdn.example.com/a.jpg");
+    EXPECT_EQ(r.phone_number, " +1 555 123 4567 ");  // NOLINT(bugprone-use-after-move): documented as kept
+    EXPECT_EQ(r.line, 7u);
+
+    InputRow bad = row("+15551234567", "Ann\tLee");
+    EXPECT_EQ(std::get<InvalidRow>(validate(std::move(bad))).message, invalid(row("+15551234567", "Ann\tLee")));
+}
+
 TEST(Validate, ReaderErrorAndMissingNumberAndNothingToUpdate) {
     InputRow r = row("+15551234567");
     r.error = "unclosed quote";
