@@ -309,7 +309,10 @@ private:
 
     // A server (or a proxy) could echo the request's headers in an error message: never pass the
     // key on, whatever the text came from.
-    std::string redact(std::string text) const { return redact_secret(std::move(text), opt_.api_key); }
+    std::string redact(std::string text) const {
+        if (text.empty()) return text;  // nearly every answer's message and location: nothing to search
+        return redact_secret(std::move(text), opt_.api_key);
+    }
     void log(const std::string& line) const {
         if (share_.log) share_.log(redact(line));
     }
