@@ -1,5 +1,6 @@
-// Per-row cost of the codecs on the hot path: validate, encode the request, classify the answer,
-// encode the result record. Run: ./build/bench/codecs_bench --benchmark_min_time=0.2
+// Per-row cost of the codecs on the hot path: validate, encode the request, read the answer's head,
+// classify the answer, encode the result record. Run: ./build/bench/codecs_bench --benchmark_min_time=0.2
+#include "cardsync/answer_head.hpp"
 #include "cardsync/request_codec.hpp"
 #include "cardsync/response_parser.hpp"
 #include "cardsync/results_writer.hpp"
@@ -87,6 +88,21 @@ void BM_ParseHtmlPage(benchmark::State& state) {
                 BodyKind::not_json);
 }
 BENCHMARK(BM_ParseHtmlPage);
+
+// nginx's answer in the peers' benchmark, head and body, as the pool's buffer holds it.
+void BM_ScanPlainAnswerHead(benchmark::State& state) {
+    const std::string answer =
+        "HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Sat, 28 Nov 2026 01:30:17 GMT\r\n"
+        "Content-Type: application/json\r\nContent-Length: 130\r\nConnection: keep-alive\r\n\r\n"
+        "{\"phone_number\":\"+15551234567\",\"first_name\":\"John\",\"last_name\":\"Doe\","
+        "\"image_url\":\"https://cdn.example.com/a.jpg\",\"is_active\":true}";
+    PlainAnswerHead head;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(scan_plain_answer_head(answer, head));
+        benchmark::DoNotOptimize(head);
+    }
+}
+BENCHMARK(BM_ScanPlainAnswerHead);
 
 ResultRecord typical_record() {
     ResultRecord r;

@@ -1,5 +1,7 @@
 #include "cardsync/connection_pool.hpp"
 
+#include "cardsync/answer_head.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -586,14 +588,31 @@ net::awaitable<Failure> open_connection(Pool pool, Connection* c) {
 struct ReadStep {
     enum Kind { done, parse_error, read, wait_write, io_error } kind = done;
     error_code ec;  // parse_error, io_error
+    bool plain = false;       // done: read whole by take_plain_answer, not by Beast
+    bool keep_alive = true;   // done and plain: the connection stays open
 };
+
+enum class Plain { taken, need_more, declined };
+
+// Takes a whole answer of the plain shape (answer_head.hpp) from the connection's buffer, without
+// Beast; `declined` leaves it to Beast, which then reads it from its first byte. Fills the Answer
+// as AnswerParser would, and keeps its limits: a body over them is declined, for Beast to report.
+Plain take_plain_answer(Connection* c, const std::function<void(std::string_view)>* sink, std::size_t max_body,
+                        bool& keep_alive);
 
 // Feeds `parser` what the connection holds (decrypting it first on TLS) until the answer is
 // complete, fails, or the socket must be waited for. Not a coroutine: read_loop awaits the socket
 // itself, so an answer costs no coroutine frame of its own.
-ReadStep advance_answer(Connection* c, AnswerParser& parser) {
+ReadStep advance_answer(Connection* c, AnswerParser& parser, const std::function<void(std::string_view)>* sink,
+                        std::size_t max_body, bool& try_plain) {
     for (;;) {
-        while (c->buffer.size() > 0) {
+        if (try_plain && c->buffer.size() > 0) {
+            ReadStep step{ReadStep::done, {}, true, true};
+            const Plain p = take_plain_answer(c, sink, max_body, step.keep_alive);
+            if (p == Plain::taken) return step;
+            if (p == Plain::declined) try_plain = false;  // Beast has seen none of it: it starts afresh
+        }
+        while (!try_plain && c->buffer.size() > 0) {
             error_code ec;
             const std::size_t used = parser.put(c->buffer.data(), ec);
             c->buffer.consume(used);
@@ -616,6 +635,37 @@ ReadStep advance_answer(Connection* c, AnswerParser& parser) {
         if (r.want == Want::write) return {ReadStep::wait_write, {}};
         return {ReadStep::io_error, r.ec};
     }
+}
+
+Plain take_plain_answer(Connection* c, const std::function<void(std::string_view)>* sink, std::size_t max_body,
+                        bool& keep_alive) {
+    const std::string_view bytes(static_cast<const char*>(c->buffer.data().data()), c->buffer.size());
+    PlainAnswerHead head;
+    const HeadScan scan = scan_plain_answer_head(bytes, head);
+    if (scan == HeadScan::need_more) return Plain::need_more;
+    if (scan == HeadScan::other) return Plain::declined;
+    const bool streamed = sink && head.status / 100 == 2;
+    if (head.content_length > (streamed ? std::max(max_body, max_response_body) : max_response_body))
+        return Plain::declined;
+    const auto length = static_cast<std::size_t>(head.content_length);
+    if (bytes.size() - head.head_bytes < length) return Plain::need_more;
+    Answer& a = c->answer;  // cleared by the answer's AnswerParser
+    a.status = head.status;
+    a.retry_after.assign(head.retry_after);
+    a.retry_after_ms.assign(head.retry_after_ms);
+    a.should_retry.assign(head.should_retry);
+    a.location.assign(head.location);
+    a.streamed = streamed;
+    const std::string_view body = bytes.substr(head.head_bytes, length);
+    if (streamed) {
+        if (!body.empty()) (*sink)(body);
+    } else {
+        a.body.reserve(length + 64);  // + simdjson's padding
+        a.body.assign(body);
+    }
+    keep_alive = head.keep_alive;
+    c->buffer.consume(head.head_bytes + length);
+    return Plain::taken;
 }
 
 // Waits for the socket when a flush could not write everything, then writes the rest. (OpenSSL
@@ -657,12 +707,17 @@ Exchange answer_exchange(Connection* c, Pending& p, CardText card_text) {
 // Reads answers in order and hands each to the pool's completion.
 net::awaitable<void> read_loop(Pool pool, Connection* c) {
     while (!c->broken) {
-        AnswerParser parser(c->answer, pool->opt.body_sink ? &pool->opt.body_sink : nullptr, pool->opt.max_body);
+        const auto* sink = pool->opt.body_sink ? &pool->opt.body_sink : nullptr;
+        AnswerParser parser(c->answer, sink, pool->opt.max_body);
+        bool try_plain = true;  // until the answer proves not plain, Beast sees none of it
+        bool plain = false, plain_keep_alive = true;
         error_code ec;
         for (;;) {
-            const ReadStep step = advance_answer(c, parser);
+            const ReadStep step = advance_answer(c, parser, sink, pool->opt.max_body, try_plain);
             if (step.kind == ReadStep::done || step.kind == ReadStep::parse_error) {
                 ec = step.ec;
+                plain = step.plain;
+                plain_keep_alive = step.keep_alive;
                 break;
             }
             if (step.kind == ReadStep::io_error) {
@@ -734,7 +789,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
         pool->note_room(c);
         ++c->answered;
         ++pool->stats.answers;
-        if (!parser.keep_alive()) c->closing = true;
+        if (!(plain ? plain_keep_alive : parser.keep_alive())) c->closing = true;
         Exchange ex = answer_exchange(c, p, pool->opt.card_text);
         pool->complete(std::move(ex));  // may queue (and write) more work on this connection
         if (c->closing) {

@@ -302,6 +302,53 @@ TEST(ConnectionPool, BrokenAnswersAreClassified) {
     }
 }
 
+TEST(ConnectionPool, AnswersInPiecesAndInOtherShapesAreReadOnOneConnection) {
+    // The plain shape is read without Beast (answer_head.hpp), here cut at every awkward place;
+    // a chunked answer and one with a folded line go to Beast, on the same connection in between.
+    const std::string plain = ok();
+    const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                fmt::format("{:x}\r\n", card_body.size()) + card_body + "\r\n0\r\n\r\n";
+    const std::string folded = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 9\r\nX-Note: a\r\n b\r\n"
+                               "Content-Length: 2\r\n\r\n{}";
+    const std::size_t head_end = plain.find("\r\n\r\n");
+    const std::vector<std::vector<std::string>> answers = {
+        {plain.substr(0, 5), plain.substr(5, head_end - 5), plain.substr(head_end, 3), plain.substr(head_end + 3)},
+        {chunked},
+        {plain.substr(0, head_end + 4), plain.substr(head_end + 4, 10), plain.substr(head_end + 14)},
+        {folded.substr(0, 40), folded.substr(40)},
+        {plain},
+    };
+    ScriptServer server([&](int, int fd) {
+        for (const auto& pieces : answers) {
+            if (!read_request(fd)) return;
+            for (const auto& piece : pieces) {
+                send_text(fd, piece);
+                std::this_thread::sleep_for(20ms);  // each piece its own read
+            }
+        }
+        drain_until_closed(fd);
+    });
+    Harness h(server.port());
+    for (std::uint64_t id = 1; id <= answers.size(); ++id) {
+        h.submit(id);
+        h.wait_for(id);
+    }
+    ASSERT_EQ(h.got.size(), answers.size());
+    for (const Exchange& ex : h.got) {
+        SCOPED_TRACE(ex.id);
+        EXPECT_EQ(ex.error, TransportError::none) << ex.error_detail;
+        EXPECT_EQ(ex.reused, ex.id > 1);
+        if (ex.id == 4) {
+            EXPECT_EQ(ex.status, 429);
+            EXPECT_EQ(ex.retry_after, "9");
+            continue;
+        }
+        EXPECT_EQ(ex.status, 200);
+        EXPECT_EQ(ex.api.kind, cardsync::BodyKind::card);
+    }
+    EXPECT_EQ(server.connections(), 1);
+}
+
 TEST(ConnectionPool, SilentServerTimesOutTheAttempt) {
     ScriptServer server([](int, int fd) {
         if (read_request(fd)) drain_until_closed(fd);  // never answers
