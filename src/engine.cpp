@@ -457,7 +457,6 @@ private:
             return;
         }
         auto& update = std::get<ContactUpdate>(row.checked);
-        budget_.prefetch(update.phone_number);  // looked up when the row is sent, after its encoding
         if (auto done = opt_.already_updated.find(update.line);
             done != opt_.already_updated.end() && done->second == update.phone_number) {
             ResultRecord rec;

@@ -96,10 +96,6 @@ public:
     bool empty() const noexcept { return size_ == 0; }
     const Expiry& front() const noexcept { return buffer_[head_]; }
     const Expiry& back() const noexcept { return buffer_[(head_ + size_ - 1) & (buffer_.size() - 1)]; }
-    /// The k-th expiry from the front, or nullptr.
-    const Expiry* at(std::size_t k) const noexcept {
-        return k < size_ ? &buffer_[(head_ + k) & (buffer_.size() - 1)] : nullptr;
-    }
     void pop_front() noexcept {
         head_ = (head_ + 1) & (buffer_.size() - 1);
         --size_;
@@ -276,23 +272,10 @@ TimePoint NumberBudget::when_allowed(std::string_view number, TimePoint now) con
     return at;
 }
 
-void NumberBudget::prefetch(std::string_view number) const noexcept {
-    if (const std::uint64_t key = pack_e164(number)) {
-        impl_->once.prefetch(key);
-        impl_->numbers.prefetch(key);
-    }
-}
-
 void NumberBudget::record_call(std::string_view number, TimePoint now) {
     expire(now);
     if (!impl_->spec.enabled()) return;
-    if (tracked() >= max_tracked_) {
-        evict_oldest();
-        // At the cap every call evicts, and each victim is a random place in a table larger than
-        // the caches: start loading one a few calls ahead (the ring holds nearly every call).
-        constexpr std::size_t evict_ahead = 8;
-        if (const Expiry* later = impl_->in_order.at(evict_ahead)) impl_->once.prefetch(later->key);
-    }
+    if (tracked() >= max_tracked_) evict_oldest();
     const Rep t = now.time_since_epoch().count();
     const std::uint64_t key = impl_->keys.add(number);
     if (impl_->inline_calls() && impl_->numbers.find(key) == Table::npos) {

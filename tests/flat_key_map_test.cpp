@@ -179,15 +179,3 @@ TEST(FlatKeyMap, ShrinksOnlyWhenATenthFullAndKeepsEveryEntry) {
     EXPECT_EQ(table.capacity(), 16u);  // never below 16
     EXPECT_TRUE(table.empty());
 }
-
-TEST(FlatKeyMap, PrefetchIsOnlyAHint) {
-    FlatKeyMap<int> table;
-    table.prefetch(7);  // never grown: no bucket to point at (UBSan sees a shift by 64 if it tried)
-    for (std::uint64_t k = 1; k <= 100; ++k) table.value_at(table.try_emplace(k).first) = static_cast<int>(k);
-    for (std::uint64_t k = 1; k <= 200; ++k) table.prefetch(k);  // present and absent keys
-    ASSERT_EQ(table.size(), 100u);
-    for (std::uint64_t k = 1; k <= 100; ++k) ASSERT_EQ(table.value_at(table.find(k)), static_cast<int>(k));
-    for (std::uint64_t k = 1; k <= 100; ++k) ASSERT_TRUE(table.erase(k));
-    table.prefetch(7);  // emptied again, buckets kept
-    EXPECT_EQ(table.find(7), table.npos);
-}

@@ -311,7 +311,6 @@ TEST(NumberBudget, BehavesAsThePlainModelUnderRandomUse) {
                         break;
                     }
                     case 5: ASSERT_EQ(budget.expire(now), model.expire(now)) << at; break;
-                    case 6: budget.prefetch(name); break;  // a hint: the model has no such thing
                     default: break;
                 }
                 for (const std::string& n : names) ASSERT_EQ(budget.when_allowed(n, now), model.when_allowed(n, now)) << at << ' ' << n;

@@ -56,10 +56,6 @@ public:
     /// server announced.
     TimePoint when_allowed(std::string_view number, TimePoint now) const;
 
-    /// A hint that `number` will be looked up soon (when_allowed, then record_call): starts loading
-    /// its place in the tables, which at the cap are larger than the caches. Changes nothing.
-    void prefetch(std::string_view number) const noexcept;
-
     /// Records a call (an attempt sent) for `number` at `now`.
     void record_call(std::string_view number, TimePoint now);
 
