@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Before/after of cardsync binaries against the peers' nginx (one worker), runs interleaved
-# (A, B, A, B, ...). Per run: rows/s; the client's CPU per row; nginx's CPU per request; and the
+# (A, B, A, B, ...). Per run: rows/s; the client's CPU per row (and its user-space part); nginx's CPU per request; and the
 # whole machine's busy CPU per row (both cores, from /proc/stat). Client and server share the two
 # cores, so the last figure is what decides rows/s; it also catches a change that moves cost from
 # the client to the server. Two more per run: the host's steal (CPU time the hypervisor gave to
@@ -34,7 +34,8 @@ machine_busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }  # 
 machine_steal() { awk '/^cpu /{ print $9 }' /proc/stat; }
 nginx_cpu() { awk '{ print $14 + $15 }' "/proc/$worker/stat"; }
 
-printf '%-28s %9s %12s %12s %14s %9s %12s\n' binary rows_per_s client_us_row nginx_us_req machine_us_row steal_ms preempt_per_k
+printf '%-28s %9s %12s %10s %12s %14s %9s %12s\n' binary rows_per_s client_us_row user_us_row nginx_us_req \
+    machine_us_row steal_ms preempt_per_k
 for ((r = 1; r <= reps; r++)); do
     for bin in "$@"; do
         m0=$(machine_busy) n0=$(nginx_cpu) s0=$(machine_steal)
@@ -48,7 +49,7 @@ for ((r = 1; r <= reps; r++)); do
         read -r wall user sys preempted < "$work/time"
         awk -v b="$bin" -v n="$rows" -v w="$wall" -v u="$user" -v s="$sys" -v t="$ticks" -v p="$preempted" \
             -v ng="$((n1 - n0))" -v mb="$((m1 - m0))" -v st="$((s1 - s0))" 'BEGIN {
-                printf "%-28s %9.0f %12.1f %12.1f %14.1f %9.0f %12.1f\n", b, n / w, (u + s) * 1e6 / n, ng / t * 1e6 / n,
+                printf "%-28s %9.0f %12.1f %10.1f %12.1f %14.1f %9.0f %12.1f\n", b, n / w, (u + s) * 1e6 / n, u * 1e6 / n, ng / t * 1e6 / n,
                     mb / t * 1e6 / n, st / t * 1e3, p * 1e3 / n }' |
             tee -a "$work/all"
     done
@@ -57,6 +58,6 @@ echo "medians over $reps runs:"
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 for bin in "$@"; do
     cols=()
-    for c in 2 3 4 5 6 7; do cols+=("$(awk -v b="$bin" -v c="$c" '$1 == b { print $c }' "$work/all" | median)"); done
-    printf '%-28s %9.0f %12.1f %12.1f %14.1f %9.0f %12.1f\n' "$bin" "${cols[@]}"
+    for c in 2 3 4 5 6 7 8; do cols+=("$(awk -v b="$bin" -v c="$c" '$1 == b { print $c }' "$work/all" | median)"); done
+    printf '%-28s %9.0f %12.1f %10.1f %12.1f %14.1f %9.0f %12.1f\n' "$bin" "${cols[@]}"
 done
