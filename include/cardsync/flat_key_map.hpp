@@ -54,18 +54,6 @@ public:
         }
     }
 
-    /// Starts loading the two cache lines where `key`'s lookup begins (a probe run, or an erasure's
-    /// shift, often reads past the first), so a lookup a little later does not wait on memory. Only
-    /// a hint: changes nothing. Always inlined: g++ 12 takes a call to
-    /// it, out of line, for one without effects and drops it, prefetch and all (seen in the
-    /// disassembly: no prefetcht0 was left).
-    [[gnu::always_inline]] void prefetch(std::uint64_t key) const noexcept {
-        if (size_ == 0) return;
-        const auto* at = reinterpret_cast<const char*>(&entries_[home(key)]);
-        __builtin_prefetch(at);
-        __builtin_prefetch(at + 64);  // may pass the end by a line: prefetches never fault
-    }
-
     /// The index of `key` (nonzero), and whether it was absent: then it is added with Value{}.
     std::pair<std::size_t, bool> try_emplace(std::uint64_t key) {
         if ((size_ + 1) * 5 > entries_.size() * 4) grow();  // load at most 0.8
