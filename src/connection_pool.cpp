@@ -1,6 +1,7 @@
 #include "cardsync/connection_pool.hpp"
 
 #include "cardsync/answer_head.hpp"
+#include "cardsync/ring_queue.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -26,8 +27,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <deque>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -232,7 +233,7 @@ struct Connection {
 
     int index;
     State state = State::idle;
-    std::deque<Pending> queue;  // in-flight FIFO: the first `written` were sent, the rest wait
+    RingQueue<Pending> queue;   // in-flight FIFO: the first `written` were sent, the rest wait
     std::size_t written = 0;
     std::optional<socket> sock;
     SSL* tls = nullptr;         // over `io` when the endpoint is https
@@ -329,13 +330,14 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
     std::vector<std::unique_ptr<Connection>> conns;
     // Connections that can take one more request, in turn: submit takes the front and puts it at
     // the back while it still has room, so work spreads evenly in O(1) per request.
-    std::deque<Connection*> with_room;
+    RingQueue<Connection*> with_room;
     // Connections given requests since the last flush: written together once the current burst of
     // completions is over. Pipelined, several requests leave in one write; unpipelined, the
     // requests of all connections leave back to back, and the server takes many per wake-up
     // (sent one per answer, nginx woke ~6x as often and spent ~20 % more per request than it
     // does serving wrk; README, sixth round).
     std::vector<Connection*> to_flush;
+    std::vector<Connection*> flushing;  // to_flush as taken by the flush under way
     bool flush_posted = false;
     PoolStats stats;
     std::size_t in_flight = 0;
@@ -438,12 +440,12 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
 
     void flush_listed_connections() {
         flush_posted = false;
-        std::vector<Connection*> list;
-        list.swap(to_flush);
-        for (Connection* c : list) {
+        flushing.swap(to_flush);  // a flush may list connections again: they go in the next one
+        for (Connection* c : flushing) {
             c->flush_listed = false;
             if (!stopped) flush(c);
         }
+        flushing.clear();  // both lists keep their capacity: no allocation per flush
     }
 };
 
@@ -770,8 +772,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
             pool->fail(c, TransportError::garbled, "an answer arrived with no request waiting for it", true);
             break;
         }
-        Pending p = std::move(c->queue.front());
-        c->queue.pop_front();
+        Pending p = c->queue.take_front();
         --c->written;
         pool->note_room(c);
         ++c->answered;
@@ -810,9 +811,7 @@ net::awaitable<void> watch_loop(Pool pool, Connection* c) {
 // Completes the requests a dead session leaves behind; those never written stay queued. They are
 // taken off the queue first: a completion may shut the whole pool down (and clear the queue).
 void settle(PoolState& pool, Connection* c) {
-    std::vector<Pending> lost(std::make_move_iterator(c->queue.begin()),
-                              std::make_move_iterator(c->queue.begin() + static_cast<std::ptrdiff_t>(c->written)));
-    c->queue.erase(c->queue.begin(), c->queue.begin() + static_cast<std::ptrdiff_t>(c->written));
+    const std::vector<Pending> lost = c->queue.take_front(c->written);
     c->written = 0;
     pool.note_room(c);
     const TimePoint now = Clock::now();
@@ -836,11 +835,10 @@ void settle(PoolState& pool, Connection* c) {
 
 // Fails everything queued on `c` (nothing was written): the connection could not be opened.
 void fail_queued(PoolState& pool, Connection* c, const Failure& f) {
-    std::deque<Pending> queued;
-    queued.swap(c->queue);
+    const std::vector<Pending> queued = c->queue.take_front(c->queue.size());
     c->written = 0;
     pool.note_room(c);
-    for (auto& p : queued) {
+    for (const auto& p : queued) {
         Exchange ex;
         ex.id = p.id;
         ex.error = f.kind;
@@ -969,8 +967,7 @@ void ConnectionPool::submit(std::uint64_t id, std::string_view request, std::opt
     auto& pool = *impl_;
     Connection* c = nullptr;
     while (!pool.with_room.empty() && !c) {
-        c = pool.with_room.front();
-        pool.with_room.pop_front();
+        c = pool.with_room.take_front();
         c->listed = false;
         if (!pool.has_room(c)) c = nullptr;
     }
