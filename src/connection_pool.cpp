@@ -973,10 +973,10 @@ void ConnectionPool::submit(std::uint64_t id, std::string_view request, std::opt
     }
     if (!c) throw std::logic_error("ConnectionPool::submit without capacity");
     ++pool.in_flight;
-    if (pool.opt.pipeline == 1 && c->state == Connection::State::ready && !c->broken && !c->write_blocked &&
-        c->written == c->queue.size()) {
-        // Straight into the output buffer, no copy into the queue; written with the burst's flush.
-        // Never behind a write OpenSSL must retry unchanged: that is write_blocked.
+    if (c->state == Connection::State::ready && !c->broken && !c->write_blocked && c->written == c->queue.size()) {
+        // Straight into the output buffer, no copy into the queue; written with the burst's flush,
+        // pipelined requests for one connection together. Never behind a write OpenSSL must retry
+        // unchanged: that is write_blocked.
         if (c->out_pos == c->out.size()) {
             c->out.clear();
             c->out_pos = 0;
