@@ -47,7 +47,12 @@ using socket = net::basic_stream_socket<tcp, executor>;
 using timer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, executor>;
 using error_code = boost::system::error_code;
 using namespace net::experimental::awaitable_operators;
-constexpr auto token = net::as_tuple(net::use_awaitable);
+// The coroutines run on the io_context's own executor type, the sockets' and timers' too: a
+// completion then resumes its coroutine directly, without the type-erased any_io_executor's
+// hop (a wrapped, allocated handler and outstanding-work counting) on every answer.
+template <class T>
+using Task = net::awaitable<T, executor>;
+constexpr auto token = net::as_tuple(net::use_awaitable_t<executor>{});
 
 struct Pending {
     std::uint64_t id = 0;
@@ -451,7 +456,7 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
 
 using Pool = std::shared_ptr<PoolState>;
 
-net::awaitable<void> wait_for_wake(Connection* c) {
+Task<void> wait_for_wake(Connection* c) {
     c->wake.expires_at(TimePoint::max());
     auto [ec] = co_await c->wake.async_wait(token);
     (void)ec;  // cancelled = woken
@@ -459,7 +464,7 @@ net::awaitable<void> wait_for_wake(Connection* c) {
 
 // Reads what the socket has into `into`. Boost 1.81's Asio tries every read at once (it stops only
 // after an end of stream), so a read right after a request costs one recv that finds nothing.
-net::awaitable<error_code> read_socket(Connection* c, beast::flat_buffer& into) {
+Task<error_code> read_socket(Connection* c, beast::flat_buffer& into) {
     constexpr std::size_t read_size = 16 * 1024;
     auto [ec, n] = co_await c->sock->async_read_some(into.prepare(read_size), token);
     into.commit(n);
@@ -467,13 +472,13 @@ net::awaitable<error_code> read_socket(Connection* c, beast::flat_buffer& into) 
 }
 
 // TLS: more ciphertext for OpenSSL. Failing that, the end of the stream is marked for the BIO.
-net::awaitable<error_code> read_cipher(Connection* c) {
+Task<error_code> read_cipher(Connection* c) {
     const error_code ec = co_await read_socket(c, c->io.cipher);
     if (ec == net::error::eof) c->io.eof = true;
     co_return ec;
 }
 
-net::awaitable<error_code> wait_writable(Connection* c) {
+Task<error_code> wait_writable(Connection* c) {
     auto [ec] = co_await c->sock->async_wait(socket::wait_write, token);
     co_return ec;
 }
@@ -494,7 +499,7 @@ Failure handshake_failure(Pool& pool, Connection* c, std::string why) {
 }
 
 // The TLS handshake over the connected socket, within the connect timeout.
-net::awaitable<Failure> tls_handshake(Pool pool, Connection* c) {
+Task<Failure> tls_handshake(Pool pool, Connection* c) {
     const auto& ep = pool->opt.endpoint;
     c->tls = SSL_new(pool->ssl_ctx.get());
     if (!c->tls) co_return Failure{TransportError::tls, "OpenSSL could not create a connection: " + openssl_reason(ERR_get_error())};
@@ -545,7 +550,7 @@ net::awaitable<Failure> tls_handshake(Pool pool, Connection* c) {
 }
 
 // Connects (and handshakes) a fresh transport for `c`. On failure, returns why.
-net::awaitable<Failure> open_connection(Pool pool, Connection* c) {
+Task<Failure> open_connection(Pool pool, Connection* c) {
     const auto& ep = pool->opt.endpoint;
     if (!pool->resolved) {
         auto [ec, results] = co_await pool->resolver.async_resolve(ep.host, ep.port, token);
@@ -668,7 +673,7 @@ Plain take_plain_answer(Connection* c, const std::function<void(std::string_view
 
 // Waits for the socket when a flush could not write everything, then writes the rest. (OpenSSL
 // wanting to read first is served by the reader, which flushes again after its next read.)
-net::awaitable<void> write_loop(Pool pool, Connection* c) {
+Task<void> write_loop(Pool pool, Connection* c) {
     while (!c->broken) {
         if (!c->write_blocked || c->write_wants == Want::read) {
             co_await wait_for_wake(c);
@@ -703,7 +708,7 @@ Exchange answer_exchange(Connection* c, Pending& p, CardText card_text) {
 }
 
 // Reads answers in order and hands each to the pool's completion.
-net::awaitable<void> read_loop(Pool pool, Connection* c) {
+Task<void> read_loop(Pool pool, Connection* c) {
     while (!c->broken) {
         const auto* sink = pool->opt.body_sink ? &pool->opt.body_sink : nullptr;
         AnswerParser parser(c->answer, sink, pool->opt.max_body);
@@ -792,7 +797,7 @@ net::awaitable<void> read_loop(Pool pool, Connection* c) {
 // never re-armed per request (that would cost a timer wake per answer): every request is sent after
 // the watchdog last looked, so its deadline is never earlier than the one being waited for. Idle,
 // it looks again one timeout later.
-net::awaitable<void> watch_loop(Pool pool, Connection* c) {
+Task<void> watch_loop(Pool pool, Connection* c) {
     const Duration timeout = pool->opt.attempt_timeout;
     while (!c->broken) {
         const TimePoint now = Clock::now();
@@ -850,7 +855,7 @@ void fail_queued(PoolState& pool, Connection* c, const Failure& f) {
     }
 }
 
-net::awaitable<void> run_connection(Pool pool, Connection* c) {
+Task<void> run_connection(Pool pool, Connection* c) {
     while (!pool->stopped) {
         if (c->queue.empty()) {
             co_await wait_for_wake(c);
