@@ -37,6 +37,8 @@ machine_steal() { awk '/^cpu /{ print $9 }' /proc/stat; }
 nginx_cpu() { awk '{ print $14 + $15 }' "/proc/$worker/stat"; }
 nginx_sleeps() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$worker/status"; }
 
+# one run's row and the medians' row share this format (the header's widths match it)
+row_format='%-28s %9.0f %12.1f %10.1f %12.1f %14.1f %9.0f %12.1f %14.1f\n'
 printf '%-28s %9s %12s %10s %12s %14s %9s %12s %14s\n' binary rows_per_s client_us_row user_us_row nginx_us_req \
     machine_us_row steal_ms preempt_per_k nginx_sleep_per_k
 for ((r = 1; r <= reps; r++)); do
@@ -51,9 +53,10 @@ for ((r = 1; r <= reps; r++)); do
         ((records == rows)) || echo "nginx_ab: $bin wrote $records records for $rows rows" >&2
         read -r wall user sys preempted < "$work/time"
         awk -v b="$bin" -v n="$rows" -v w="$wall" -v u="$user" -v s="$sys" -v t="$ticks" -v p="$preempted" \
-            -v ng="$((n1 - n0))" -v mb="$((m1 - m0))" -v st="$((s1 - s0))" -v zz="$((z1 - z0))" 'BEGIN {
-                printf "%-28s %9.0f %12.1f %10.1f %12.1f %14.1f %9.0f %12.1f %14.1f\n", b, n / w, (u + s) * 1e6 / n, u * 1e6 / n, ng / t * 1e6 / n,
-                    mb / t * 1e6 / n, st / t * 1e3, p * 1e3 / n, zz * 1e3 / n }' |
+            -v ng="$((n1 - n0))" -v mb="$((m1 - m0))" -v st="$((s1 - s0))" -v sleeps="$((z1 - z0))" \
+            -v fmt="$row_format" 'BEGIN {
+                printf fmt, b, n / w, (u + s) * 1e6 / n, u * 1e6 / n, ng / t * 1e6 / n,
+                    mb / t * 1e6 / n, st / t * 1e3, p * 1e3 / n, sleeps * 1e3 / n }' |
             tee -a "$work/all"
     done
 done
@@ -62,5 +65,6 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] :
 for bin in "$@"; do
     cols=()
     for c in 2 3 4 5 6 7 8 9; do cols+=("$(awk -v b="$bin" -v c="$c" '$1 == b { print $c }' "$work/all" | median)"); done
-    printf '%-28s %9.0f %12.1f %10.1f %12.1f %14.1f %9.0f %12.1f %14.1f\n' "$bin" "${cols[@]}"
+    # shellcheck disable=SC2059 # the format is the script's own, shared with the per-run rows
+    printf "$row_format" "$bin" "${cols[@]}"
 done
