@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A profile-guided build of cardsync, the way CPython's --enable-optimizations makes one: build it
 # instrumented (CARDSYNC_PGO=generate), train it on the built-in simulator over loopback, then
-# rebuild it from the profile (CARDSYNC_PGO=use), with link-time optimisation in both stages. The training is the bulk job itself: CSV and
-# NDJSON files applied over plain HTTP, HTTPS and --pipeline 8, against `cardsync mock` (also
-# instrumented) on 127.0.0.1; no nginx, no network. The tests use the plain build (scripts/test.sh);
-# this one is for speed: the performance figures in README.md name which build they used.
+# rebuild it from the profile (CARDSYNC_PGO=use), with link-time optimisation in both stages. The
+# training is the bulk job itself: CSV and NDJSON files applied over plain HTTP, HTTPS and
+# --pipeline 8, against `cardsync mock` (also instrumented) on 127.0.0.1; no nginx, no network.
+# The tests use the plain build (scripts/test.sh); this one is for speed: the performance figures
+# in README.md name which build they used.
 #   scripts/build-pgo.sh [DIR]    (default build-pgo; the binary is DIR/cardsync;
 #                                  env: PGO_ROWS=100000 rows per training run)
 set -euo pipefail
