@@ -230,6 +230,7 @@ public:
           results_(results),
           stop_(stop),
           endpoint_(parse_api_endpoint(opt.base_url, opt.allow_insecure_http)),
+          encoder_(RequestTemplate{endpoint_.host_header, endpoint_.base_path, opt.api_key}),
           random_(opt.seed ? seeded_random(opt.seed) : system_random()),
           start_(Clock::now()),
           bucket_(share_.rate, share_.burst > 0 ? share_.burst : std::max(1.0, share_.rate / 10), start_),
@@ -247,9 +248,6 @@ public:
             throw std::invalid_argument("--skip-unchanged and --create-missing need the snapshot of the live cards");
         if (opt.snapshot) planner_.emplace(*opt.snapshot, opt.create_missing);
         budget_.set_max_tracked(share_.budget_cap);
-        tmpl_.host = endpoint_.host_header;
-        tmpl_.base_path = endpoint_.base_path;
-        tmpl_.api_key = opt.api_key;
         policy_.max_attempts = std::max(1, opt.max_attempts);
         policy_.max_wait = opt.max_retry_wait;
         policy_.transient = opt.transient;
@@ -500,9 +498,9 @@ private:
         job.create = !create_lines_.empty() && create_lines_.erase(job.work.lines.front()) != 0;
         if (job.create) {
             ++report_.creates;
-            append_post_request(job.request, tmpl_, job.work.number, job.work.fields);
+            encoder_.append_post(job.request, job.work.number, job.work.fields);
         } else {
-            append_patch_request(job.request, tmpl_, job.work.number, job.work.fields);
+            encoder_.append_patch(job.request, job.work.number, job.work.fields);
         }
         job.due = Clock::now();
         if (no_new_sends_) {
@@ -623,7 +621,7 @@ private:
             job.fell_back = true;
             ++report_.create_conflicts;
             job.request.clear();
-            append_patch_request(job.request, tmpl_, job.work.number, job.work.fields);
+            encoder_.append_patch(job.request, job.work.number, job.work.fields);
             log(fmt::format("line {} {}: a card exists already (409/2014): sending PATCH", job.work.lines.front(),
                             job.work.number));
             ready_.push_front(job.id);
@@ -936,7 +934,7 @@ private:
     ResultsWriter& results_;
     StopSignal& stop_;
     ApiEndpoint endpoint_;
-    RequestTemplate tmpl_;
+    RequestEncoder encoder_;
     RetryPolicy policy_;
     Random random_;
     TimePoint start_;

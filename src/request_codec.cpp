@@ -14,22 +14,16 @@ constexpr bool is_unreserved(unsigned char c) noexcept {
            c == '_' || c == '~';
 }
 
-void append_target(std::string& out, std::string_view base_path, std::string_view e164) {
-    out.append(base_path);
-    out.append("/v3/contact_card");
-    if (!e164.empty()) {
-        out.append("?phone_number=");
-        append_query_value(out, e164);
-    }
+// "?phone_number=..." when there is a number.
+void append_number_query(std::string& out, std::string_view e164) {
+    if (e164.empty()) return;
+    out.append("?phone_number=");
+    append_query_value(out, e164);
 }
 
-// Request line and the headers every request carries, up to (not including) Content-Length.
-void append_head(std::string& out, std::string_view method, const RequestTemplate& tmpl, std::string_view e164,
-                 bool has_body) {
-    out.append(method);
-    out.push_back(' ');
-    append_target(out, tmpl.base_path, e164);
-    out.append(" HTTP/1.1\r\nHost: ");
+// The headers every request carries after its request line, up to (not including) Content-Length.
+std::string fixed_headers(const RequestTemplate& tmpl, bool has_body) {
+    std::string out = " HTTP/1.1\r\nHost: ";
     out.append(tmpl.host);
     out.append("\r\nAuthorization: Bearer ");
     out.append(tmpl.api_key);
@@ -37,15 +31,13 @@ void append_head(std::string& out, std::string_view method, const RequestTemplat
     out.append("\r\nAccept: application/json\r\nUser-Agent: ");
     out.append(user_agent);
     out.append("\r\n");
+    return out;
 }
 
-// Writes the head, then the body, then slips Content-Length (known only now) in front of the body:
-// one pass over the fields and a memmove of a small body, instead of encoding the body twice.
+// Writes the body after the head, then slips Content-Length (known only now) in front of it: one
+// pass over the fields and a memmove of a small body, instead of encoding the body twice.
 template <class WriteBody>
-void append_request(std::string& out, std::string_view method, const RequestTemplate& tmpl, std::string_view e164,
-                    WriteBody&& write_body) {
-    out.reserve(out.size() + 320 + tmpl.host.size() + tmpl.base_path.size() + tmpl.api_key.size());
-    append_head(out, method, tmpl, e164, true);
+void append_body_and_length(std::string& out, bool keep_alive, WriteBody&& write_body) {
     const std::size_t body_start = out.size();
     write_body(out);
     char tail[64] = "Content-Length: ";
@@ -53,24 +45,22 @@ void append_request(std::string& out, std::string_view method, const RequestTemp
     p = std::to_chars(p, tail + sizeof tail, out.size() - body_start).ptr;
     constexpr std::string_view close = "\r\nConnection: close\r\n\r\n";
     constexpr std::string_view end = "\r\n\r\n";
-    const std::string_view rest = tmpl.keep_alive ? end : close;
+    const std::string_view rest = keep_alive ? end : close;
     p = std::copy(rest.begin(), rest.end(), p);
     out.insert(body_start, tail, static_cast<std::size_t>(p - tail));
 }
 
 void append_fields(std::string& out, const CardFields& fields, bool first) {
-    const auto field = [&](std::string_view key, const std::optional<std::string>& value) {
+    const auto field = [&](std::string_view quoted_key, const std::optional<std::string>& value) {
         if (!value) return;
         out.push_back(first ? '{' : ',');
         first = false;
-        out.push_back('"');
-        out.append(key);
-        out.append("\":");
+        out.append(quoted_key);
         append_json_string(out, *value);
     };
-    field("first_name", fields.first_name);
-    field("last_name", fields.last_name);
-    field("image_url", fields.image_url);
+    field("\"first_name\":", fields.first_name);
+    field("\"last_name\":", fields.last_name);
+    field("\"image_url\":", fields.image_url);
     if (first) out.push_back('{');
     out.push_back('}');
 }
@@ -102,29 +92,61 @@ void append_query_value(std::string& out, std::string_view value) {
 std::string contact_card_target(std::string_view base_path, std::string_view e164) {
     std::string target;
     target.reserve(base_path.size() + 48);
-    append_target(target, base_path, e164);
+    target.append(base_path).append("/v3/contact_card");
+    append_number_query(target, e164);
     return target;
 }
 
 void append_json_body(std::string& out, const CardFields& fields) { append_fields(out, fields, true); }
 
-void append_patch_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields) {
-    append_request(out, "PATCH", tmpl, e164, [&](std::string& o) { append_fields(o, fields, true); });
+RequestEncoder::RequestEncoder(const RequestTemplate& tmpl)
+    : target_(tmpl.base_path + "/v3/contact_card"),
+      headers_body_(fixed_headers(tmpl, true)),
+      headers_(fixed_headers(tmpl, false)),
+      fixed_size_(target_.size() + headers_body_.size() + 96),  // + method, query, Content-Length, close
+      keep_alive_(tmpl.keep_alive) {}
+
+void RequestEncoder::append_patch(std::string& out, std::string_view e164, const CardFields& fields) const {
+    out.reserve(out.size() + fixed_size_ + 128);
+    out.append("PATCH ");
+    out.append(target_);
+    append_number_query(out, e164);
+    out.append(headers_body_);
+    append_body_and_length(out, keep_alive_, [&](std::string& o) { append_fields(o, fields, true); });
 }
 
-void append_post_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields) {
-    append_request(out, "POST", tmpl, {}, [&](std::string& o) {
+void RequestEncoder::append_post(std::string& out, std::string_view e164, const CardFields& fields) const {
+    out.reserve(out.size() + fixed_size_ + 160);
+    out.append("POST ");
+    out.append(target_);
+    out.append(headers_body_);
+    append_body_and_length(out, keep_alive_, [&](std::string& o) {
         o.append("{\"phone_number\":");
         append_json_string(o, e164);
         append_fields(o, fields, false);
     });
 }
 
-void append_get_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164) {
-    out.reserve(out.size() + 256 + tmpl.host.size() + tmpl.base_path.size() + tmpl.api_key.size());
-    append_head(out, "GET", tmpl, e164, false);
-    if (!tmpl.keep_alive) out.append("Connection: close\r\n");
+void RequestEncoder::append_get(std::string& out, std::string_view e164) const {
+    out.reserve(out.size() + fixed_size_);
+    out.append("GET ");
+    out.append(target_);
+    append_number_query(out, e164);
+    out.append(headers_);
+    if (!keep_alive_) out.append("Connection: close\r\n");
     out.append("\r\n");
+}
+
+void append_patch_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields) {
+    RequestEncoder(tmpl).append_patch(out, e164, fields);
+}
+
+void append_post_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields) {
+    RequestEncoder(tmpl).append_post(out, e164, fields);
+}
+
+void append_get_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164) {
+    RequestEncoder(tmpl).append_get(out, e164);
 }
 
 }  // namespace cardsync

@@ -154,6 +154,30 @@ TEST(Requests, PatchExactBytes) {
     EXPECT_EQ(body.size(), 21u);  // Content-Length counts bytes: ë is two
 }
 
+TEST(Requests, OneEncoderServesARunsRequests) {
+    const RequestEncoder encoder(tmpl());
+    std::string out;
+    encoder.append_patch(out, "+15551234567", update().fields);
+    const std::size_t first = out.size();
+    encoder.append_patch(out, "+442079460958", {std::nullopt, "Lee", std::nullopt});
+    encoder.append_get(out, "+15551234567");
+    const std::string body = R"({"last_name":"Lee"})";
+    EXPECT_EQ(out.substr(first), "PATCH /api/partner/v3/contact_card?phone_number=%2B442079460958 HTTP/1.1\r\n"
+                                 "Host: api.linqapp.com\r\n"
+                                 "Authorization: Bearer sk_test_123\r\n"
+                                 "Content-Type: application/json\r\n"
+                                 "Accept: application/json\r\n"
+                                 "User-Agent: cardsync/" CARDSYNC_VERSION "\r\n"
+                                 "Content-Length: " + std::to_string(body.size()) + "\r\n"
+                                 "\r\n" + body +
+                                 "GET /api/partner/v3/contact_card?phone_number=%2B15551234567 HTTP/1.1\r\n"
+                                 "Host: api.linqapp.com\r\n"
+                                 "Authorization: Bearer sk_test_123\r\n"
+                                 "Accept: application/json\r\n"
+                                 "User-Agent: cardsync/" CARDSYNC_VERSION "\r\n"
+                                 "\r\n");
+}
+
 TEST(Requests, ConnectionCloseWhenNotKeepAlive) {
     std::string out;
     append_patch_request(out, tmpl(false), update());

@@ -86,6 +86,12 @@ TEST(ResponseParser, EscapedStringsAndKeysAreDecoded) {
     const auto r = parse(R"({"phone_\u006eumber":"+1555","first_name":"Zo\u00eb \"Z\"","is_active":true})");
     ASSERT_EQ(r.kind, BodyKind::card) << r.error_message;
     EXPECT_EQ(r.card.first_name, "Zoë \"Z\"");
+
+    // Keys are first compared as written; one with an escape still names its field, in the envelope too.
+    const auto env = parse(R"({"success":false,"error":{"st\u0061tus":429,"code":1007,"m\u0065ssage":"slow"}})");
+    ASSERT_EQ(env.kind, BodyKind::error_envelope) << env.error_message;
+    EXPECT_EQ(env.error_status, 429);
+    EXPECT_EQ(env.error_message, "slow");
 }
 
 std::string envelope(int status, int code, std::string_view extra = "") {
@@ -183,6 +189,8 @@ TEST(ResponseParser, NotJson) {
         {R"({"phone_number":"+1555","first_name":"A","is_active":true} trailing)", "JSON (starts with"},
         {R"({"phone_number":"+1555","first_name":"A","is_active":tru})", "JSON (starts with"},
         {R"({'phone_number':'+1555'})", "not JSON (starts with '{'phone_number'"},
+        {R"({"phone_number":"+1555","first_name":"A","is_active":true,"x\q":1})", "JSON (starts with"},  // bad escape in a key
+        {R"({"phone\qnumber":"+1555","first_name":"A","is_active":true})", "JSON (starts with"},
         {"{\"phone_number\":\"+1555\xFF\",\"first_name\":\"A\",\"is_active\":true}", "JSON (starts with"},  // bad UTF-8
         {"\x1f\x8b\x08 gzip", "not JSON (starts with '??? gzip')"},
     };

@@ -35,6 +35,25 @@ struct RequestTemplate {
     bool keep_alive = true;  ///< false adds "Connection: close"
 };
 
+/// A run's requests with what never changes in them (the target's path, Host, the key and the other
+/// fixed headers) encoded once: each request then costs a few copies besides its number and body.
+/// The free functions below build one per call; the engine keeps one for the run.
+class RequestEncoder {
+public:
+    explicit RequestEncoder(const RequestTemplate& tmpl);
+
+    void append_patch(std::string& out, std::string_view e164, const CardFields& fields) const;
+    void append_post(std::string& out, std::string_view e164, const CardFields& fields) const;
+    void append_get(std::string& out, std::string_view e164 = {}) const;
+
+private:
+    std::string target_;        // "{base}/v3/contact_card"
+    std::string headers_body_;  // " HTTP/1.1\r\nHost: ...\r\n" through User-Agent, with Content-Type
+    std::string headers_;       // the same without Content-Type (GET)
+    std::size_t fixed_size_;    // what a request adds besides its number and body, to reserve once
+    bool keep_alive_;
+};
+
 /// Appends the whole `PATCH {base}/v3/contact_card?phone_number=...` request (head and body) to
 /// `out`: Host, Authorization, Content-Type and Accept application/json, User-Agent, Content-Length.
 void append_patch_request(std::string& out, const RequestTemplate& tmpl, std::string_view e164, const CardFields& fields);
