@@ -4,6 +4,7 @@
 #include "cardsync/text.hpp"
 #include "cardsync/validate.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -34,29 +35,44 @@ bool ends_with_nocase(std::string_view s, std::string_view suffix) noexcept {
     return true;
 }
 
+// The writers below fill a caller's buffer and return its new end; the caller gives them room
+// (digits_room for a number, latency_room for a latency).
+constexpr std::size_t digits_room = 20;  // the digits of any 64-bit integer, and a sign
+constexpr std::size_t latency_room = 21;
+
+template <class Int>
+char* write_int(char* p, Int value) {
+    return std::to_chars(p, p + digits_room, value).ptr;
+}
+
 template <class Int>
 void append_int(std::string& out, Int value) {
-    char buf[24];
-    out.append(buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, value).ptr - buf));
+    char buf[digits_room];
+    out.append(buf, static_cast<std::size_t>(write_int(buf, value) - buf));
 }
 
 // Milliseconds with at most 3 decimals and no trailing zeros ("12.5", "0", "1234.567"): printed as
 // integer microseconds, several times faster than a fixed-precision floating-point conversion.
-void append_latency(std::string& out, double ms) {
+char* write_latency(char* p, double ms) {
     if (!std::isfinite(ms) || std::fabs(ms) >= 1e15) ms = 0;  // never write NaN/inf (not JSON)
     long long us = std::llround(ms * 1000.0);
     if (us < 0) {
-        out.push_back('-');
+        *p++ = '-';
         us = -us;
     }
-    append_int(out, us / 1000);
+    p = write_int(p, us / 1000);
     int frac = static_cast<int>(us % 1000);
-    if (frac == 0) return;
+    if (frac == 0) return p;
     char digits[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
                       static_cast<char>('0' + frac % 10)};
     std::size_t n = 4;
     while (digits[n - 1] == '0') --n;
-    out.append(digits, n);
+    return std::copy_n(digits, n, p);
+}
+
+void append_latency(std::string& out, double ms) {
+    char buf[latency_room];
+    out.append(buf, static_cast<std::size_t>(write_latency(buf, ms) - buf));
 }
 
 // ASCII is valid UTF-8; only text with high bytes goes through the validator (most fields are ASCII).
@@ -81,11 +97,17 @@ constexpr auto csv_byte_class = [] {
     return t;
 }();
 
-void append_csv_field(std::string& out, std::string_view text, std::string& scratch) {
+// What csv_byte_class finds in `text`: 0 when it can be written as is.
+unsigned char csv_text_class(std::string_view text) noexcept {
     unsigned char seen = 0;
     for (const char c : text) {  // a branch, not a branch-free OR: g++ "vectorises" the latter badly
         if (const unsigned char k = csv_byte_class[static_cast<unsigned char>(c)]; k != 0 && (seen |= k) == 3) break;
     }
+    return seen;
+}
+
+void append_csv_field(std::string& out, std::string_view text, std::string& scratch) {
+    const unsigned char seen = csv_text_class(text);
     const bool quote = seen & 1;
     if ((seen & 2) && !is_valid_utf8(text)) {
         scratch.clear();
@@ -153,24 +175,41 @@ void append_record(std::string& out, const ResultRecord& r, ResultsFormat format
         out.append("}\n");
         return;
     }
-    append_int(out, r.line);
-    out.push_back(',');
-    append_csv_field(out, r.phone_number, scratch);
-    out.push_back(',');
-    out.append(to_string(r.outcome));
-    out.push_back(',');
-    append_int(out, r.http_status);
-    out.push_back(',');
-    append_csv_field(out, r.error_code, scratch);
-    out.push_back(',');
-    append_csv_field(out, r.message, scratch);
-    out.push_back(',');
-    append_int(out, r.attempts);
-    out.push_back(',');
-    append_latency(out, r.latency_ms);
-    out.push_back(',');
-    if (r.is_active) out.append(*r.is_active ? "true" : "false");
-    out.push_back('\n');
+    // CSV: composed in a stack buffer and appended in one go (a dozen appends, each checking the
+    // string's capacity, cost more than a record's bytes). A text field that needs quotes or UTF-8
+    // repair, or does not fit, goes through append_csv_field after what the buffer holds.
+    char buf[512];
+    char* p = buf;
+    constexpr std::size_t fixed_room = 3 * digits_room + latency_room + 32;  // numbers, outcome, commas
+    const auto text = [&](std::string_view t) {
+        if (t.size() + fixed_room <= static_cast<std::size_t>(buf + sizeof buf - p) && csv_text_class(t) == 0) {
+            p = std::copy(t.begin(), t.end(), p);
+            return;
+        }
+        out.append(buf, static_cast<std::size_t>(p - buf));
+        p = buf;
+        append_csv_field(out, t, scratch);
+    };
+    const auto put = [&](std::string_view t) { p = std::copy(t.begin(), t.end(), p); };
+    p = write_int(p, r.line);
+    *p++ = ',';
+    text(r.phone_number);
+    *p++ = ',';
+    put(to_string(r.outcome));
+    *p++ = ',';
+    p = write_int(p, r.http_status);
+    *p++ = ',';
+    text(r.error_code);
+    *p++ = ',';
+    text(r.message);
+    *p++ = ',';
+    p = write_int(p, r.attempts);
+    *p++ = ',';
+    p = write_latency(p, r.latency_ms);
+    *p++ = ',';
+    if (r.is_active) put(*r.is_active ? "true" : "false");
+    *p++ = '\n';
+    out.append(buf, static_cast<std::size_t>(p - buf));
 }
 
 ResultsWriter::ResultsWriter(const std::string& path, ResultsFormat format, bool append)

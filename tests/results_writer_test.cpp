@@ -115,6 +115,23 @@ TEST(AppendRecord, CsvQuoting) {
     }
 }
 
+TEST(AppendRecord, CsvFieldsOfAnyLengthAndMixOfQuoting) {
+    // Plain cells are composed in a buffer and the others appended around it: every size and
+    // order must give the same bytes as writing the cells one by one.
+    for (const std::size_t n : {0u, 1u, 300u, 399u, 400u, 450u, 511u, 512u, 5000u}) {
+        for (const std::string_view code : {"", "1007", "a,b"}) {
+            ResultRecord r = sample(7);
+            r.error_code = code;
+            r.message = std::string(n, 'm');
+            r.phone_number = n % 2 ? "+15551234567" : std::string(n, '5');
+            const std::string quoted_code = code == "a,b" ? "\"a,b\"" : std::string(code);
+            EXPECT_EQ(encode(r, ResultsFormat::csv), "7," + r.phone_number + ",updated,200," + quoted_code + "," +
+                                                         r.message + ",1,12.346,true\n")
+                << n << " " << code;
+        }
+    }
+}
+
 TEST(AppendRecord, LatencyHasAtMostThreeDecimals) {
     const std::pair<double, std::string_view> cases[] = {
         {0, "0"},          {12.5, "12.5"},   {1.23456, "1.235"}, {1000, "1000"},       {0.0004, "0"},
