@@ -119,13 +119,11 @@ ResultRecord typical_record() {
 
 // The record of nearly every row of a run that goes well.
 ResultRecord updated_record() {
-    ResultRecord r;
-    r.line = 123456;
-    r.phone_number = "+15551234567";
+    ResultRecord r = typical_record();
     r.outcome = Outcome::updated;
     r.http_status = 200;
-    r.attempts = 1;
-    r.latency_ms = 38.217;
+    r.error_code.clear();
+    r.message.clear();
     r.is_active = true;
     return r;
 }
