@@ -87,7 +87,7 @@ TEST(ResponseParser, EscapedStringsAndKeysAreDecoded) {
     ASSERT_EQ(r.kind, BodyKind::card) << r.error_message;
     EXPECT_EQ(r.card.first_name, "Zoë \"Z\"");
 
-    // Keys are first compared as written; one with an escape still names its field, in the envelope too.
+    // In the error envelope too, a key written with escapes names its field.
     const auto env = parse(R"({"success":false,"error":{"st\u0061tus":429,"code":1007,"m\u0065ssage":"slow"}})");
     ASSERT_EQ(env.kind, BodyKind::error_envelope) << env.error_message;
     EXPECT_EQ(env.error_status, 429);
