@@ -106,8 +106,8 @@ unsigned char csv_text_class(std::string_view text) noexcept {
     return seen;
 }
 
-void append_csv_field(std::string& out, std::string_view text, std::string& scratch) {
-    const unsigned char seen = csv_text_class(text);
+// `seen` is csv_text_class(text), found by the caller.
+void append_csv_field(std::string& out, std::string_view text, unsigned char seen, std::string& scratch) {
     const bool quote = seen & 1;
     if ((seen & 2) && !is_valid_utf8(text)) {
         scratch.clear();
@@ -182,13 +182,14 @@ void append_record(std::string& out, const ResultRecord& r, ResultsFormat format
     char* p = buf;
     constexpr std::size_t fixed_room = 3 * digits_room + latency_room + 32;  // numbers, outcome, commas
     const auto text = [&](std::string_view t) {
-        if (t.size() + fixed_room <= static_cast<std::size_t>(buf + sizeof buf - p) && csv_text_class(t) == 0) {
+        const unsigned char seen = csv_text_class(t);
+        if (seen == 0 && t.size() + fixed_room <= static_cast<std::size_t>(buf + sizeof buf - p)) {
             p = std::copy(t.begin(), t.end(), p);
             return;
         }
         out.append(buf, static_cast<std::size_t>(p - buf));
         p = buf;
-        append_csv_field(out, t, scratch);
+        append_csv_field(out, t, seen, scratch);
     };
     const auto put = [&](std::string_view t) { p = std::copy(t.begin(), t.end(), p); };
     p = write_int(p, r.line);
