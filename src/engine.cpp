@@ -436,11 +436,24 @@ private:
             }
             ++report_.rows_read;
             report_.last_line_read = row->line;
+            if (const auto* later = prefetch_->peek(warm_distance, outlet_)) warm(*later);
             admit(*row);
         }
         admitting_ = false;
         pump();
         maybe_finish();
+    }
+
+    // Asks for the memory a row's send reads that is not in this core's caches: the image URL
+    // (long, so on the heap, written on the reader's core) and the number's budget entry. Done a
+    // few rows ahead, the misses overlap other work instead of stalling the row (perf, 1M rows
+    // against nginx: ~0.4 of the network thread's ~3.3 µs of user time a row).
+    static constexpr std::size_t warm_distance = 4;  // < RowPrefetcher::prefetch_distance: its lines are there
+    void warm(const RowPrefetcher::CheckedRow& row) const noexcept {
+        const auto* update = std::get_if<ContactUpdate>(&row.checked);
+        if (!update) return;
+        if (update->fields.image_url) __builtin_prefetch(update->fields.image_url->data());
+        budget_.prefetch(update->phone_number);
     }
 
     // The row was validated on the prefetcher's thread; it is moved from.

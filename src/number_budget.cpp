@@ -96,6 +96,10 @@ public:
     bool empty() const noexcept { return size_ == 0; }
     const Expiry& front() const noexcept { return buffer_[head_]; }
     const Expiry& back() const noexcept { return buffer_[(head_ + size_ - 1) & (buffer_.size() - 1)]; }
+    /// The entry `k` places after the front, if there is one.
+    const Expiry* ahead(std::size_t k) const noexcept {
+        return k < size_ ? &buffer_[(head_ + k) & (buffer_.size() - 1)] : nullptr;
+    }
     void pop_front() noexcept {
         head_ = (head_ + 1) & (buffer_.size() - 1);
         --size_;
@@ -272,6 +276,10 @@ TimePoint NumberBudget::when_allowed(std::string_view number, TimePoint now) con
     return at;
 }
 
+void NumberBudget::prefetch(std::string_view number) const noexcept {
+    if (const std::uint64_t key = pack_e164(number)) impl_->once.prefetch(key);
+}
+
 void NumberBudget::record_call(std::string_view number, TimePoint now) {
     expire(now);
     if (!impl_->spec.enabled()) return;
@@ -308,6 +316,8 @@ void NumberBudget::evict_oldest() {
     while (const auto e = impl_->pop_earliest(std::numeric_limits<Rep>::max())) {
         if (impl_->drop_entry(e->key)) {
             ++evicted_;
+            // at the cap every call evicts one: ask now for the entry a later call will drop
+            if (const Expiry* later = impl_->in_order.ahead(8)) impl_->once.prefetch(later->key);
             return;
         }
     }

@@ -60,6 +60,7 @@ void model_test(std::uint64_t seed, std::uint64_t key_range) {
         for (int op = 0; op < 4000; ++op) {
             const std::uint64_t r = next_random(state);
             const std::uint64_t key = 1 + r % key_range;
+            table.prefetch(key);  // a hint only: the model still decides every answer
             if ((r >> 40) % 10 < (filling ? 7u : 2u)) {
                 const auto [i, added] = table.try_emplace(key);
                 const bool model_added = !model.count(key);

@@ -301,6 +301,7 @@ TEST(NumberBudget, BehavesAsThePlainModelUnderRandomUse) {
                 const TimePoint now = t0 + clock + unique + 1ns;
                 const TimePoint stale = now - std::chrono::seconds(random() % 60);
                 const std::string at = to_string(spec) + " cap " + std::to_string(cap) + " step " + std::to_string(k);
+                budget.prefetch(name);  // a hint only: it must change no answer
                 switch (random() % 8) {
                     case 0: case 1: case 2: budget.record_call(name, now); model.record_call(name, now); break;
                     case 3: budget.record_call(name, stale); model.record_call(name, stale); break;

@@ -144,6 +144,30 @@ TEST(RowPrefetcher, ReadsAheadNoMoreThanItsCapacityBesideTheBatchTaken) {
     EXPECT_GE(reader.produced_.load(), 300);
 }
 
+TEST(RowPrefetcher, PeekShowsTheRowsAheadInTheBatchTakenOnly) {
+    CountingReader reader(10, false);
+    RowPrefetcher p(reader, 100);
+    EXPECT_EQ(p.peek(1), nullptr);  // nothing taken yet
+    Ready ready;
+    p.start([&] { ready.signal(); });
+    RowPrefetcher::CheckedRow* row = nullptr;
+    // wait for the whole input to be queued, so that the first take gets one batch of ten
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (reader.produced_.load() < 10 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(20ms);
+    ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);
+    ASSERT_EQ(row->line, 2u);
+    EXPECT_EQ(p.peek(0), row);  // the row just given
+    ASSERT_NE(p.peek(4), nullptr);
+    EXPECT_EQ(p.peek(4)->line, 6u);
+    EXPECT_EQ(p.peek(9)->line, 11u);  // the batch's last row
+    EXPECT_EQ(p.peek(10), nullptr);   // past the batch taken
+    ASSERT_EQ(p.try_next(row), RowPrefetcher::Next::row);
+    EXPECT_EQ(row->line, 3u) << "peeking takes nothing";
+    EXPECT_EQ(p.peek(8)->line, 11u);
+    EXPECT_EQ(p.peek(9), nullptr);
+}
+
 TEST(RowPrefetcher, RowsComeValidated) {
     CountingReader reader(3, false);  // numbers without names: "nothing to update"
     RowPrefetcher p(reader, 10);

@@ -62,6 +62,11 @@ public:
     /// Rethrows, in order, the error (InputError) the reader met after the rows before it. Each
     /// outlet has one consumer thread.
     Next try_next(CheckedRow*& row, std::size_t outlet = 0);
+    /// The row `ahead` places after the one try_next() gave last, if it is already in the batch
+    /// taken (nullptr otherwise): for a consumer to warm its caches for it. Rows up to
+    /// `prefetch_distance` ahead have been asked for from memory already.
+    const CheckedRow* peek(std::size_t ahead, std::size_t outlet = 0) const noexcept;
+    static constexpr std::size_t prefetch_distance = 8;
     /// Stops reading (for every outlet): the thread ends after its current row; a read waiting on
     /// a pipe is interrupted. Rows already queued can still be taken.
     void stop();
