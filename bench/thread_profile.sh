@@ -2,8 +2,8 @@
 # Where the network thread's time goes, per row, against the peers' nginx (one worker): `perf record`
 # (cpu-clock sampling, which works in this VM) over one `apply` of N rows, then the busiest thread's
 # user and kernel time in µs a row, and its top user-space functions in ns a row. Cycles, not
-# instructions: unlike callgrind it sees cache misses (the fifteenth round found a third of the
-# thread's user time there). Its figures move by ~10 % between runs; compare binaries run
+# instructions: unlike callgrind it sees cache misses (the fifteenth round found about a sixth of
+# the thread's user time there). Its figures move by ~10 % between runs; compare binaries run
 # alternately (e.g. A B A B) in one sitting.
 #   bench/thread_profile.sh BIN [BIN...]   (env: N=1000000 rows, TOP=12 functions, CONNECTIONS=64,
 #                                           ARGS="extra apply options", PEERS=/tmp/peers: a writable
