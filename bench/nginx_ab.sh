@@ -21,13 +21,7 @@ for bin in "$@"; do [[ -x $bin ]] || { echo "nginx_ab: no binary at $bin" >&2; e
 [[ -x /usr/bin/time ]] || { echo "nginx_ab: /usr/bin/time is not installed (apt-get install time)" >&2; exit 2; }
 # shellcheck source=bench/peers_server.sh
 source bench/peers_server.sh
-peers_prepare nginx_ab
-work=$(mktemp -d)
-cleanup() {
-    rm -rf "$work"
-    peers_release  # only the server this run started
-}
-trap cleanup EXIT
+peers_session nginx_ab  # sets $input, $worker and $work
 
 if [[ $scheme == https ]]; then base=https://127.0.0.1:18443/api/partner tls=(--cacert "$peers/run/cert.pem")
 else base=http://127.0.0.1:18080/api/partner tls=(); fi

@@ -1,9 +1,10 @@
-# Sourced by the bench scripts that run against the peers' nginx (nginx_ab.sh, sched_stats.sh):
+# Sourced by the bench scripts that run against the peers' nginx (nginx_ab.sh, sched_stats.sh, thread_profile.sh):
 # a writable copy of ../shared/peers (made when missing: ../shared is read-only), its generated
 # input of `rows` rows, and its server, started here and stopped at the end only if it was not
 # already running. Run from the checkout's root.
 #   peers_prepare NAME   uses $peers and $rows; sets $input and $worker (nginx's worker pid)
 #   peers_release        stops the server if peers_prepare started it
+#   peers_session NAME   peers_prepare, and $work: a temporary folder; both cleaned up on exit
 
 peers_prepare() {
     if [[ ! -x $peers/server.sh ]]; then
@@ -20,4 +21,12 @@ peers_prepare() {
 
 peers_release() {
     [[ -z ${peers_started:-} ]] || "$peers/server.sh" stop >/dev/null 2>&1 || true
+}
+
+# peers_prepare, then a temporary folder in $work; on exit the folder goes and the server is
+# released (only if peers_prepare started it)
+peers_session() {
+    peers_prepare "$1"
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"; peers_release' EXIT
 }

@@ -18,13 +18,7 @@ command -v perf >/dev/null || { echo "thread_profile: perf is not installed (apt
 for bin in "$@"; do [[ -x $bin ]] || { echo "thread_profile: no binary at $bin" >&2; exit 2; }; done
 # shellcheck source=bench/peers_server.sh
 source bench/peers_server.sh
-peers_prepare thread_profile
-work=$(mktemp -d)
-cleanup() {
-    rm -rf "$work"
-    peers_release  # only the server this run started
-}
-trap cleanup EXIT
+peers_session thread_profile  # sets $input, $worker and $work
 
 for bin in "$@"; do
     start=$(date +%s.%N)
