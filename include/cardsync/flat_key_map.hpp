@@ -45,10 +45,14 @@ public:
     Value& value_at(std::size_t i) noexcept { return entries_[i].value; }
     const Value& value_at(std::size_t i) const noexcept { return entries_[i].value; }
 
-    /// Asks for the line `key`'s lookup will read first, so that a lookup a little later need not
-    /// wait for memory (the budget's tables are bigger than the caches).
+    /// Asks for the lines `key`'s lookup (or its erasure) will read, so that one a little later
+    /// need not wait for memory (the budget's tables are bigger than the caches). Three lines: at
+    /// the budget's load (~0.76) a missing key's probe run is ~9 entries long on average.
     void prefetch(std::uint64_t key) const noexcept {
-        if (!entries_.empty()) __builtin_prefetch(&entries_[home(key)]);
+        if (entries_.empty()) return;
+        const std::size_t i = home(key);
+        constexpr std::size_t per_line = 64 / sizeof(Entry) ? 64 / sizeof(Entry) : 1;
+        for (std::size_t k = 0; k < 3; ++k) __builtin_prefetch(&entries_[(i + k * per_line) & mask_]);
     }
     /// The index of `key`, or npos.
     std::size_t find(std::uint64_t key) const noexcept {
