@@ -29,20 +29,19 @@ for bin in "$@"; do
     end=$(date +%s.%N)
     sampled=$(awk 'NR > 1' "$work/results.csv" | wc -l)
     ((sampled == rows)) || { echo "thread_profile: $bin wrote $sampled records for $rows rows" >&2; exit 1; }
-    # per thread and user/kernel: the share of all samples, times the event total (ns), over the rows
-    perf report -i "$work/perf.data" --no-children --sort pid,dso -g none 2>/dev/null |
-        awk -v n="$rows" -v bin="$bin" -v wall="$(echo "$end - $start" | bc)" '
+    # One report by thread and function: each thread's user and kernel shares of all samples, and the
+    # user-space lines in report order (largest first); shares times the event total (ns) over the rows.
+    perf report -i "$work/perf.data" --no-children --sort pid,dso,sym -g none 2>/dev/null |
+        awk -v n="$rows" -v top="$top" -v bin="$bin" -v wall="$(echo "$end - $start" | bc)" '
             /^# Event count/ { total = $5 }
-            /%/ && !/^#/ { sub("%", "", $1); split($2, p, ":"); side = ($3 ~ /kernel/) ? "kernel" : "user"
-                           share[p[1] " " side] += $1; thread[p[1]] += $1 }
+            /%/ && !/^#/ {
+                sub("%", "", $1); split($2, p, ":"); side = ($4 == "[k]") ? "kernel" : "user"
+                share[p[1] " " side] += $1; thread[p[1]] += $1
+                if (side == "user") { pct = $1; tid = p[1]; $1 = $2 = $3 = $4 = ""; sub(/^ +/, "")
+                                      lines[tid] = lines[tid] sprintf("%s\t%s\n", pct, substr($0, 1, 100)) } }
             END { for (t in thread) if (busiest == "" || thread[t] > thread[busiest]) busiest = t
                   printf "%s: network thread %.2f µs user + %.2f µs kernel a row; %.0f rows/s under perf\n", bin,
                          share[busiest " user"] / 100 * total / 1e3 / n, share[busiest " kernel"] / 100 * total / 1e3 / n, n / wall
-                  print busiest > "/dev/stderr" }' 2> "$work/tid"
-    perf report -i "$work/perf.data" --no-children --sort pid,dso,sym -g none 2>/dev/null |
-        awk -v n="$rows" -v top="$top" -v tid="$(cat "$work/tid")" '
-            /^# Event count/ { total = $5 }
-            /%/ && !/^#/ && $4 != "[k]" && shown < top && split($2, p, ":") && p[1] == tid {
-                sub("%", "", $1); ns = $1 / 100 * total / n; $1 = $2 = $3 = $4 = ""; sub(/^ +/, "")
-                printf "  %5.0f ns  %s\n", ns, substr($0, 1, 100); ++shown }'
+                  k = split(lines[busiest], l, "\n")
+                  for (i = 1; i < k && i <= top; ++i) { split(l[i], f, "\t"); printf "  %5.0f ns  %s\n", f[1] / 100 * total / n, f[2] } }'
 done
