@@ -4,7 +4,7 @@
 # from /proc/*/task/*/schedstat and /proc/*/status. On two cores shared by client and server, the
 # side that saturates keeps the other one sleeping and waking; this shows which side it is.
 # Then the window's requests/s (nginx's stub_status), the client's CPU (all its threads) and
-# nginx's per request, and how many of the two CPUs were busy: unlike the peers harness, whose
+# nginx's per request, and how many of the machine's CPUs were busy: unlike the peers harness, whose
 # figure for wrk includes its Lua start-up, this compares the two clients in their steady state.
 #   bench/sched_stats.sh BIN        cardsync BIN apply over N rows (default 1,000,000: long enough
 #                                   for the window), 64 connections, --rate 0, records to a temp file
@@ -69,8 +69,8 @@ printf '%-26s %8s %12s %14s %13s\n' thread running_% waiting_cpu_% sleeps_per_s 
 awk -v w="$window" 'NR == FNR { run[$1] = $2; wait[$1] = $3; vol[$1] = $5; invol[$1] = $6; next }
     $1 in run { printf "%-26s %8.1f %12.1f %14.0f %13.0f\n", $1, ($2 - run[$1]) / (w * 1e7), ($3 - wait[$1]) / (w * 1e7),
                        ($5 - vol[$1]) / w, ($6 - invol[$1]) / w }' "$work/before" "$work/after"
-awk -v w="$window" -v n="$((r1 - r0 - 1))" -v busy="$((m1 - m0))" -v t="$(getconf CLK_TCK)" '
+awk -v w="$window" -v n="$((r1 - r0 - 1))" -v busy="$((m1 - m0))" -v t="$(getconf CLK_TCK)" -v cpus="$(nproc)" '
     NR == FNR { run[$1] = $2; next }
     $1 in run { d = $2 - run[$1]; if ($1 ~ /^nginx\//) server += d; else client += d }
-    END { printf "window: %.0f requests/s; CPU per request: client %.2f us (all its threads), nginx %.2f us; %.2f of the 2 CPUs busy\n",
-                 n / w, client / n / 1e3, server / n / 1e3, busy / t / w }' "$work/before" "$work/after"
+    END { printf "window: %.0f requests/s; CPU per request: client %.2f us (all its threads), nginx %.2f us; %.2f of the %d CPUs busy\n",
+                 n / w, client / n / 1e3, server / n / 1e3, busy / t / w, cpus }' "$work/before" "$work/after"
