@@ -340,7 +340,7 @@ struct PoolState : std::enable_shared_from_this<PoolState> {
     // completions is over. Pipelined, several requests leave in one write; unpipelined, the
     // requests of all connections leave back to back, and the server takes many per wake-up
     // (sent one per answer, nginx woke ~6x as often and spent ~20 % more per request than it
-    // does serving wrk; README, sixth round).
+    // does serving wrk; bench/HISTORY.md, sixth round).
     std::vector<Connection*> to_flush;
     std::vector<Connection*> flushing;  // to_flush as taken by the flush under way
     bool flush_posted = false;
