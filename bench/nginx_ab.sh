@@ -26,7 +26,6 @@ peers_session nginx_ab  # sets $input, $worker and $work
 if [[ $scheme == https ]]; then base=https://127.0.0.1:18443/api/partner tls=(--cacert "$peers/run/cert.pem")
 else base=http://127.0.0.1:18080/api/partner tls=(); fi
 ticks=$(getconf CLK_TCK)
-machine_busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }  # user nice system irq softirq
 machine_steal() { awk '/^cpu /{ print $9 }' /proc/stat; }
 nginx_cpu() { awk '{ print $14 + $15 }' "/proc/$worker/stat"; }
 nginx_sleeps() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$worker/status"; }

@@ -5,6 +5,7 @@
 #   peers_prepare NAME   uses $peers and $rows; sets $input and $worker (nginx's worker pid)
 #   peers_release        stops the server if peers_prepare started it
 #   peers_session NAME   peers_prepare, and $work: a temporary folder; both cleaned up on exit
+#   machine_busy         the machine's busy CPU time so far, in clock ticks (all CPUs, from /proc/stat)
 
 peers_prepare() {
     if [[ ! -x $peers/server.sh ]]; then
@@ -30,3 +31,6 @@ peers_session() {
     work=$(mktemp -d)
     trap 'rm -rf "$work"; peers_release' EXIT
 }
+
+# user + nice + system + irq + softirq of the `cpu` line: what both sides of a run spend, together
+machine_busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }

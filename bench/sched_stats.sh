@@ -55,9 +55,9 @@ snapshot() {
         echo "$name/$id $(cat "$t/schedstat") $(awk '/^voluntary_ctxt_switches/ { v = $2 } /^nonvoluntary_ctxt_switches/ { n = $2 } END { print v, n }' "$t/status")"
     done
 }
-# requests nginx has served (its stub_status; the query itself is one more, taken off below)
+# requests nginx has served, over both schemes (its stub_status counters are the worker's, read over
+# http whatever the scheme; the query itself is one more, taken off below)
 served() { curl -s http://127.0.0.1:18080/nginx_status | awk 'NR == 3 { print $3 }'; }
-machine_busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }  # user nice system irq softirq
 r0=$(served) m0=$(machine_busy)
 snapshot > "$work/before"
 sleep "$window"
